@@ -1,0 +1,43 @@
+"""ComfyUI's default noise, for comparison and as the samplers' default (samplers.md §7.1).
+
+* Initial noise (``comfy.sample.prepare_noise``): one CPU ``torch.randn`` stream seeded with ``seed`` for the whole
+  batch; with ``batch_inds`` the single-image draws are taken in order 0 … max index and picked by index.
+* Ancestral noise (``comfy.k_diffusion.sampling.default_noise_sampler(x, seed)``): a fresh generator on ``x.device``
+  seeded with the same seed, one ``randn(x.shape)`` per call; ``(σ, σ_next)`` are ignored; ``seed=None`` uses the
+  global RNG. On CPU the first ancestral draw therefore equals the initial noise.
+"""
+import torch
+
+
+def comfy_initial_noise(shape, seed, batch_inds=None, dtype=torch.float32):
+    """ComfyUI ``prepare_noise``: ``torch.randn(shape)`` from a CPU generator seeded with ``seed``."""
+    generator = torch.Generator("cpu").manual_seed(_seed(seed))
+    shape = tuple(int(s) for s in shape)
+    if batch_inds is None:
+        return torch.randn(shape, dtype=dtype, generator=generator, device="cpu")
+    wanted = [int(i) for i in batch_inds]
+    if not wanted or min(wanted) < 0:
+        raise ValueError(f"comfy_initial_noise: batch_inds={batch_inds!r} must be a non-empty list of indices >= 0")
+    single = (1,) + shape[1:]
+    draws = [torch.randn(single, dtype=dtype, generator=generator, device="cpu") for _ in range(max(wanted) + 1)]
+    return torch.cat([draws[i] for i in wanted], dim=0)
+
+
+def comfy_noise_sampler(x, seed=None):
+    """ComfyUI ``default_noise_sampler``: ``(σ, σ_next) ↦ randn(x.shape)`` from a generator on ``x.device``."""
+    generator = None
+    if seed is not None:
+        generator = torch.Generator(device=x.device).manual_seed(_seed(seed))
+
+    def noise_sampler(sigma, sigma_next):
+        return torch.randn(x.size(), dtype=x.dtype, layout=x.layout, device=x.device, generator=generator)
+
+    return noise_sampler
+
+
+def _seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed={seed!r} must be a whole number")
+    if not -2 ** 63 <= seed < 2 ** 64:
+        raise ValueError(f"seed={seed} is outside torch's seed range [-2**63, 2**64)")
+    return seed
