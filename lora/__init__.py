@@ -1,1 +1,27 @@
-"""placeholder"""
+"""Forgeline LoRA core: tag parsing, loractl schedules, block weights, trigger words, scheduled merging, LCM merge.
+
+Pure Python + torch/numpy; no ComfyUI import. Loading/format parsing (part A) lives in ``formats/``, ``keymap``,
+``delta``, ``safe_load`` and ``report``.
+"""
+from .block_weights import (BLOCKID12, BLOCKID17, BLOCKID20, BLOCKID26, INSPIRE_PRESETS, LBW_PRESETS, PRESETS,
+                            block_id, block_index, block_multiplier, block_multipliers, block_vector,
+                            is_block_weight_spec)
+from .cost_model import bypass_bytes, bypass_macs, choose_path, merge_bytes, merge_macs
+from .extra_networks import LORA_TAG_TYPES, lora_entries, parse_extra_networks, split_tag_args
+from .lcm_merge import lcm_merge, lcm_merge_weight
+from .loractl import (LoractlStepsError, keyframe_weight, loractl_params, loractl_weights, parse_keyframes,
+                      sampler_step_weight, sampler_step_weights)
+from .scheduled_merge import DenseDelta, LowRank, ScheduledLoraMerge, adapter_parts
+from .trigger_words import civitai_trigger_words, file_sha256, rank_tag_frequency, trigger_words
+
+__all__ = [
+    "BLOCKID12", "BLOCKID17", "BLOCKID20", "BLOCKID26", "INSPIRE_PRESETS", "LBW_PRESETS", "PRESETS",
+    "block_id", "block_index", "block_multiplier", "block_multipliers", "block_vector", "is_block_weight_spec",
+    "bypass_bytes", "bypass_macs", "choose_path", "merge_bytes", "merge_macs",
+    "LORA_TAG_TYPES", "lora_entries", "parse_extra_networks", "split_tag_args",
+    "lcm_merge", "lcm_merge_weight",
+    "LoractlStepsError", "keyframe_weight", "loractl_params", "loractl_weights", "parse_keyframes",
+    "sampler_step_weight", "sampler_step_weights",
+    "DenseDelta", "LowRank", "ScheduledLoraMerge", "adapter_parts",
+    "civitai_trigger_words", "file_sha256", "rank_tag_frequency", "trigger_words",
+]
