@@ -1,0 +1,39 @@
+# Forgeline — two set-up commands: `make demo` and `make test`. Everything else is set up by them.
+PY := .venv/bin/python
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup fixtures test test-unit test-host test-e2e demo bench lint workflows clean-host
+
+setup:                       ## venv + torch + ComfyUI host + requirements (idempotent, seconds when done)
+	bash scripts/setup_host.sh
+
+fixtures: setup              ## generate the random-weight stand-in models and LoRA files (cached)
+	$(PY) scripts/make_fixtures.py
+
+test: setup fixtures         ## unit, host and e2e tiers (e2e boots a real ComfyUI server)
+	bash scripts/setup_browser.sh
+	$(PY) -m pytest tests -q
+
+test-unit: setup
+	$(PY) -m pytest tests/unit -q
+
+test-host: setup fixtures
+	$(PY) -m pytest tests/host -q
+
+test-e2e: setup fixtures
+	$(PY) -m pytest tests/e2e -q
+
+demo: setup fixtures         ## boot ComfyUI with Forgeline, run every bundled workflow, write out/
+	$(PY) scripts/demo.py
+
+bench: setup fixtures        ## pack-vs-native pairs side by side → bench/RESULTS.md, bench/results.json
+	$(PY) bench/run.py
+
+workflows: setup fixtures    ## regenerate example_workflows/api/ from the UI workflows via /object_info
+	$(PY) scripts/workflow_convert.py --all
+
+lint:
+	$(PY) -m ruff check .
+
+clean-host:
+	rm -rf .host .cache
