@@ -36,7 +36,7 @@ def test_webui_tables_equal_diffusers_ays_lists_and_track_published_levels():
     for model in ("SD1", "SDXL"):
         assert list(FORGE_AYS[model][:-1]) == diffusers[model]
         assert FORGE_AYS[model][-1] == 0.029
-        np.testing.assert_allclose(FORGE_AYS[model], NOISE_LEVELS[model], rtol=6e-3)  # within 0.6%
+        np.testing.assert_allclose(FORGE_AYS[model], NOISE_LEVELS[model], rtol=1e-3, atol=2e-3)  # close, not exact roundings
 
 
 def test_comfy_sd1_10_steps_is_published_list_with_zero():
