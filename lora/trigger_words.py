@@ -8,7 +8,7 @@ Rule (notes lora.md §2.5, sources §2.2-§2.4): take the first source that yiel
 3. ``ss_tag_frequency`` (kohya ``set_tag_frequency``: one count per caption, tags lowercased) normalised per dataset
    dir by ``ss_dataset_dirs[dir]["img_count"]`` (fallback: the dir's largest count), giving the fraction of captions
    that carry the tag; a tag's score is its best fraction over dirs. Ubiquitous booru/general tags
-   (:data:`STOP_TAGS`) are scaled by 0.25, tags sharing a word with ``ss_output_name`` get +0.5, and each dataset dir
+   (:data:`STOP_TAGS`) are scaled by 0.25, tags sharing a 3+-letter word with ``ss_output_name`` (split on ``_``, ``-``, spaces) get +0.5, and each dataset dir
    name minus its kohya ``^\\d+_`` repeat prefix (``10_sks woman`` → ``sks woman``) is added with score 1.5.
    Caption-style datasets (A1111 ``is_non_comma_tagset``: mean tag length ≥ 16) are split into words matching
    ``[-_\\w']+`` of 3+ characters first, as A1111 ``build_tags`` does.
@@ -31,6 +31,7 @@ STOP_TAGS = frozenset({
     "photorealistic", "portrait", "jewelry", "shirt", "monochrome", "greyscale", "multiple girls", "breasts",
 })
 _WORD = re.compile(r"[-_\w']+")
+_NAME_WORD = re.compile(r"[^\W_]+")
 _REPEATS = re.compile(r"^\d+_")
 
 
@@ -110,11 +111,11 @@ def _tag_fractions(metadata):
 def rank_tag_frequency(metadata):
     """Ranked ``(word, "ss_tag_frequency" | "dataset_dir", score)`` from kohya metadata (rule 3 of the module doc)."""
     fractions, dir_tokens = _tag_fractions(metadata)
-    name_words = {w.lower() for w in _WORD.findall(str(metadata.get("ss_output_name", ""))) if len(w) >= 3}
+    name_words = {w.lower() for w in _NAME_WORD.findall(str(metadata.get("ss_output_name", ""))) if len(w) >= 3}
     ranked = [(token, "dataset_dir", 1.5) for token in dir_tokens]
     for tag, fraction in fractions.items():
         score = fraction * (0.25 if tag.lower() in STOP_TAGS else 1.0)
-        if name_words & {w.lower() for w in _WORD.findall(tag)}:
+        if name_words & {w.lower() for w in _NAME_WORD.findall(tag)}:
             score += 0.5
         ranked.append((tag, "ss_tag_frequency", round(score, 6)))
     ranked.sort(key=lambda item: -item[2])
