@@ -5,7 +5,6 @@ of notes lora.md §1.4-§1.5, the LCM-LoRA report's ``θ + λ1·τ_style + λ2·
 table of notes §4.6 (192 layers, 267 M weights, 92/192 bypass at B = 2, 1.07 / 2.19 / 0.55 GB)."""
 import pytest
 import torch
-import torch.nn.functional as F
 
 from forgeline.lora import (DenseDelta, LowRank, ScheduledLoraMerge, bypass_bytes, choose_path, lcm_merge,
                             lcm_merge_weight, merge_bytes)
