@@ -1,0 +1,112 @@
+"""A1111 ImageRNG and ComfyUI default noise vs samplers.md §7 (seed-42 values, ENSD, per-image seeds, subseeds)."""
+import math
+
+import pytest
+import torch
+
+from forgeline.samplers import (A1111ImageRNG, a1111_initial_latent, a1111_seeds, a1111_slerp,
+                                comfy_initial_latent, comfy_initial_noise, comfy_max_denoise, comfy_noise_sampler)
+
+CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # §7.2
+NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # §7.2
+
+
+def test_comfy_initial_noise_reference():
+    noise = comfy_initial_noise((1, 4, 8, 8), 42)
+    assert noise.flatten()[:6].tolist() == pytest.approx(CPU_SEED42, abs=1e-5)
+    assert float(noise.sum()) == pytest.approx(16.138676, abs=1e-4)  # §15
+
+
+def test_comfy_first_ancestral_noise_equals_initial_noise_on_cpu():
+    noise = comfy_initial_noise((1, 4, 8, 8), 42)
+    assert torch.equal(comfy_noise_sampler(noise, 42)(None, None), noise)  # §7.1
+
+
+def test_comfy_batch_index_skips_forward_in_the_stream():
+    full = comfy_initial_noise((3, 4, 8, 8), 5)
+    picked = comfy_initial_noise((2, 4, 8, 8), 5, batch_inds=[2, 0])
+    assert torch.equal(picked[0], full[2]) and torch.equal(picked[1], full[0])
+
+
+def test_a1111_seeds_per_image_and_variation():
+    assert a1111_seeds(100, 3) == ([100, 101, 102], None)
+    assert a1111_seeds(100, 3, subseed=7, subseed_strength=0.3) == ([100, 100, 100], [7, 8, 9])
+
+
+@pytest.mark.parametrize("source, ref", [("CPU", CPU_SEED42), ("NV", NV_SEED42), ("GPU", NV_SEED42)])
+def test_a1111_first_draw_per_source(source, ref):
+    noise = A1111ImageRNG((4, 8, 8), [42], source=source).next()
+    assert noise.shape == (1, 4, 8, 8)
+    assert noise.flatten()[:6].tolist() == pytest.approx(ref, abs=1e-5)
+
+
+def test_a1111_batch_uses_one_generator_per_image():
+    noise = A1111ImageRNG((4, 8, 8), a1111_seeds(42, 2)[0], source="CPU").next()
+    assert torch.equal(noise[1], torch.randn((4, 8, 8), generator=torch.Generator().manual_seed(43)))
+
+
+def test_a1111_ensd_zero_continues_the_stream_and_nonzero_reseeds():
+    g = torch.Generator().manual_seed(42)
+    first, second = torch.randn((4, 8, 8), generator=g), torch.randn((4, 8, 8), generator=g)
+    rng = A1111ImageRNG((4, 8, 8), [42], source="CPU")
+    assert torch.equal(rng.next()[0], first) and torch.equal(rng.next()[0], second)
+    rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", eta_noise_seed_delta=31337)
+    rng.next()
+    ensd_first = torch.randn((4, 8, 8), generator=torch.Generator().manual_seed(42 + 31337))
+    assert torch.equal(rng.noise_sampler()(1.0, 0.5)[0], ensd_first)
+
+
+def test_a1111_nv_ancestral_stream_advances_offset():
+    rng = A1111ImageRNG((4, 8, 8), [42], source="NV")
+    first = rng.next()
+    second = rng.next()
+    assert not torch.allclose(first, second)
+    assert rng.generators[0].offset == 8
+
+
+def slerp64(val, low, high):
+    """A1111 slerp re-derived in float64, column by column (norm over dim 1 of a (C,H,W) tensor)."""
+    low, high = low.double(), high.double()
+    out = torch.empty_like(low)
+    for c in range(low.shape[0]):
+        for w in range(low.shape[2]):
+            a, b = low[c, :, w], high[c, :, w]
+            cos = float((a / a.norm() * (b / b.norm())).sum())
+            om = math.acos(cos)
+            out[c, :, w] = math.sin((1 - val) * om) / math.sin(om) * a + math.sin(val * om) / math.sin(om) * b
+    return out
+
+
+def test_a1111_subseed_variation_slerp():
+    rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", subseeds=[7], subseed_strength=0.3)
+    got = rng.next()[0]
+    noise = torch.randn((4, 8, 8), generator=torch.Generator().manual_seed(42))
+    sub = torch.randn((4, 8, 8), generator=torch.Generator().manual_seed(7))
+    assert (got.double() - slerp64(0.3, noise, sub)).abs().max() < 1e-5
+    full = A1111ImageRNG((4, 8, 8), [42], source="CPU", subseeds=[7], subseed_strength=1.0).next()[0]
+    assert torch.allclose(full, sub, atol=1e-5)
+
+
+def test_a1111_slerp_parallel_fallback_quirk():
+    x = torch.randn((2, 3, 4), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(a1111_slerp(0.25, x, x * 2), x * 0.25 + 2 * x * 0.75)  # weights as A1111 writes them
+
+
+def test_initial_scaling_rules():
+    noise = torch.ones(2)
+    assert a1111_initial_latent(noise, 14.6146431).tolist() == pytest.approx([14.6146431] * 2)
+    sgm = a1111_initial_latent(noise, 14.6146431, sgm_noise_multiplier=True)
+    assert sgm.tolist() == pytest.approx([14.64881540775442] * 2, rel=1e-7)  # §8.1
+    assert comfy_max_denoise(14.614641189575195, 14.614643096923828)  # Karras float32 artefact still counts
+    assert not comfy_max_denoise(14.614641189575195, 9.1)
+    assert comfy_initial_latent(noise, 14.6146431, torch.zeros(2), True).tolist() == pytest.approx(
+        [14.64881540775442] * 2, rel=1e-7)
+    assert comfy_initial_latent(noise, 0.75, torch.full((2,), 2.0), False, flow=True).tolist() == [1.25, 1.25]
+
+
+@pytest.mark.parametrize("kwargs, words", [({"shape": (4, 8), "seeds": [1]}, "C, H, W"),
+                                           ({"shape": (4, 8, 8), "seeds": []}, "seeds"),
+                                           ({"shape": (4, 8, 8), "seeds": [1], "source": "TPU"}, "source")])
+def test_a1111_bad_input(kwargs, words):
+    with pytest.raises(ValueError, match=words):
+        A1111ImageRNG(**kwargs)

@@ -1,0 +1,62 @@
+"""Ancestral split (samplers.md §3, §6 closed forms and the §3 Karras(10) numbers), to_d, CFG (§9.3)."""
+import math
+
+import pytest
+import torch
+
+from forgeline.samplers import cfg_combine, get_ancestral_step, get_ancestral_step_rf, step_range, to_d
+
+
+def test_ancestral_step_reference_numbers():
+    # §3: step 0 of Karras(10) at η = 1
+    down, up = get_ancestral_step(torch.tensor(14.61464), torch.tensor(9.10293), 1.0)
+    assert float(down) == pytest.approx(5.66988, abs=2e-5) and float(up) == pytest.approx(7.12150, abs=2e-5)
+
+
+@pytest.mark.parametrize("s, sn", [(14.6, 9.1), (1.0, 0.5), (0.2, 0.03)])
+def test_ancestral_step_closed_forms(s, sn):
+    down, up = get_ancestral_step(s, sn, 1.0)
+    assert down == pytest.approx(sn * sn / s, rel=1e-12)
+    assert up == pytest.approx(sn * math.sqrt(1 - sn * sn / (s * s)), rel=1e-12)
+    down, up = get_ancestral_step(s, sn, 0.5)
+    assert down ** 2 + up ** 2 == pytest.approx(sn ** 2, rel=1e-12)
+    assert up == pytest.approx(0.5 * sn * math.sqrt(1 - sn * sn / (s * s)), rel=1e-12)
+    assert get_ancestral_step(s, sn, 0.0) == (sn, 0.0)
+    assert get_ancestral_step(s, 0.0, 1.0) == (0.0, 0.0)
+    down, up = get_ancestral_step(s, sn, 100.0)  # clipped
+    assert up == sn and down == 0.0
+
+
+def test_flow_split():
+    down, ratio, renoise = get_ancestral_step_rf(0.8, 0.5, 0.0)
+    assert (down, ratio, renoise) == (0.5, 1.0, 0.0)
+    down, ratio, renoise = get_ancestral_step_rf(0.8, 0.5, 1.0)
+    assert down == pytest.approx(0.5 * 0.5 / 0.8)
+    assert ratio == pytest.approx(0.5 / (1 - 0.3125))
+    assert renoise == pytest.approx(math.sqrt(0.25 - 0.3125 ** 2 * 0.25 / 0.6875 ** 2))
+    with pytest.raises(ValueError, match="eta"):
+        get_ancestral_step_rf(0.8, 0.5, 10.0)
+
+
+def test_to_d():
+    x, den = torch.full((2, 3), 3.0), torch.ones(2, 3)
+    assert torch.equal(to_d(x, torch.tensor([2.0, 4.0]), den), torch.tensor([[1.0] * 3, [0.5] * 3]))
+
+
+def test_cfg_combine_equals_one_plus_w_convention():
+    g = torch.Generator().manual_seed(0)
+    eps_c, eps_u, x = (torch.randn(8, generator=g) for _ in range(3))
+    w, sigma = 6.0, 2.5
+    paper = (1 + w) * eps_c - w * eps_u
+    assert torch.allclose(cfg_combine(eps_u, eps_c, 1 + w), paper, atol=1e-6)
+    # same in x0 space: D = x − σ·ε
+    d = cfg_combine(x - sigma * eps_u, x - sigma * eps_c, 1 + w)
+    assert torch.allclose(d, x - sigma * paper, atol=1e-5)
+    assert torch.equal(cfg_combine(None, eps_c, 1.0), eps_c)
+    assert torch.equal(cfg_combine(eps_u, eps_c, 0.0), eps_u)
+    with pytest.raises(ValueError, match="scale"):
+        cfg_combine(None, eps_c, 7.0)
+
+
+def test_step_range_without_progress():
+    assert list(step_range(3, disable=True)) == [0, 1, 2]
