@@ -155,8 +155,9 @@ def adapter_update(adapter, weight, dtype=torch.float32):
 def merged_weight(weight, adapters_with_strengths, compute_dtype=torch.float32, out_dtype=None):
     """``round(W + Σ λ_i · U_i(W))`` from the pristine ``weight``; ``adapters_with_strengths`` = [(adapter, λ)].
 
-    The sum runs in ``compute_dtype`` and is rounded once to ``out_dtype`` (default: the weight's dtype).
+    The sum runs in ``compute_dtype`` (promoted to the weight's dtype if wider) and is rounded once to ``out_dtype`` (default: the weight's dtype).
     """
+    compute_dtype = torch.promote_types(weight.dtype, compute_dtype)  # never compute below the weight's precision
     w = weight.to(compute_dtype)
     acc = w.clone()
     for adapter, strength in adapters_with_strengths:

@@ -61,11 +61,13 @@ def parse_lora_tensors(tensors):
     """``(adapters, unrecognised)`` from a LoRA state dict; ``unrecognised`` maps key → reason."""
     groups, unrecognised = {}, {}
     for key in tensors:
+        unsup = next((name for sfx, name in UNSUPPORTED_SUFFIXES.items() if key.endswith(sfx)), None)
+        if unsup:
+            unrecognised[key] = f"{unsup} adapters are not supported"
+            continue
         hit = split_lora_key(key)
         if hit is None:
-            unsup = next((name for sfx, name in UNSUPPORTED_SUFFIXES.items() if key.endswith(sfx)), None)
-            unrecognised[key] = (f"{unsup} adapters are not supported" if unsup
-                                 else "no known LoRA/LyCORIS/diffusers/PEFT suffix")
+            unrecognised[key] = "no known LoRA/LyCORIS/diffusers/PEFT suffix"
             continue
         module, fam, kind, role = hit
         g = groups.setdefault(module, {"roles": {}})
