@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from forgeline.lora.formats import (LoraFileError, delta_weight, detect_format, dora_axis, load_lora, lora_factors,
                                     lora_key_map, merged_weight, parse_lora_tensors, split_lora_key)
-from tests.fixtures.lora_files import (tiny_sd15_targets, tiny_sdxl_targets, write_diffusers_lora, write_dora,
+from forgeline.tests.fixtures.lora_files import (tiny_sd15_targets, tiny_sdxl_targets, write_diffusers_lora, write_dora,
                                        write_full_diff, write_ia3, write_kohya_lora, write_loha, write_lokr,
                                        write_peft_lora)
 

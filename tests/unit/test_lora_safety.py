@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 
 from forgeline.lora.formats import (LoraFileError, load_lora, load_lora_file, read_safetensors_metadata,
                                     resolve_lora_path)
-from tests.fixtures.lora_files import tiny_sd15_targets, write_kohya_lora
+from forgeline.tests.fixtures.lora_files import tiny_sd15_targets, write_kohya_lora
 
 
 def good_file(tmp_path, name="good"):
@@ -97,7 +97,7 @@ class _Payload:
 def test_pickle_with_code_is_refused(tmp_path, ext):
     p = tmp_path / f"evil{ext}"
     with open(p, "wb") as f:
-        pickle.dump({"lora_unet_x.lora_up.weight": _Payload()}, f)
+        pickle.dump({"lora_unet_x.lora_up.weight": _Payload()}, f, protocol=2)
     with pytest.raises(LoraFileError, match=rf"evil\{ext}.*refuses to run pickled code.*safetensors"):
         load_lora_file(p)
 
