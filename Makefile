@@ -12,16 +12,16 @@ fixtures: setup              ## generate the random-weight stand-in models and L
 
 test: setup fixtures         ## unit, host and e2e tiers (e2e boots a real ComfyUI server)
 	bash scripts/setup_browser.sh
-	$(PY) -m pytest tests -q
+	$(PY) -P -m pytest tests -q
 
 test-unit: setup
-	$(PY) -m pytest tests/unit -q
+	$(PY) -P -m pytest tests/unit -q
 
 test-host: setup fixtures
-	$(PY) -m pytest tests/host -q
+	$(PY) -P -m pytest tests/host -q
 
 test-e2e: setup fixtures
-	$(PY) -m pytest tests/e2e -q
+	$(PY) -P -m pytest tests/e2e -q
 
 demo: setup fixtures         ## boot ComfyUI with Forgeline, run every bundled workflow, write out/
 	$(PY) scripts/demo.py

@@ -5,7 +5,12 @@ ComfyUI imports this folder as a package and reads three names from it:
 which loads on ComfyUI 0.3.75 and on current upstream) and ``WEB_DIRECTORY`` (the frontend extension).
 Only ``nodes/`` talks to ComfyUI; the core packages (``prompt``, ``samplers``, ``schedulers``, ``lora``) are pure.
 """
-from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+import importlib.util
+
+if importlib.util.find_spec("comfy_api") is not None:
+    from .nodes import NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS
+else:  # imported outside ComfyUI (e.g. by pytest collecting the repository as a package): nothing to register
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = {}, {}
 
 WEB_DIRECTORY = "./web"
 
