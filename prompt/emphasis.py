@@ -1,0 +1,69 @@
+"""A1111 emphasis modes applied to encoder output (A1111 ``modules/sd_emphasis.py``; prompt-syntax.md §6).
+
+For one 77-token chunk of a batch, ``z`` is ``[B, 77, C]`` and ``w`` its multipliers ``[B, 77]``:
+
+    Original:  m0 = mean(z);  z = z · w[..., None];  z = z · (m0 / mean(z))
+    No norm:   z = z · w[..., None]
+    Ignore:    z unchanged (the prompt is still parsed, so brackets vanish from the text)
+    None:      z unchanged, and the prompt is not parsed at all (brackets are tokenized as text)
+
+``mean`` is over the whole chunk batch: all B texts (every schedule variant of a prompt plus empty padding chunks),
+all 77 positions including BOS/EOS/padding, all C channels. It is taken per 77-token chunk, never over a whole
+multi-chunk prompt. Multipliers become a float32 tensor first (A1111 ``torch.asarray`` of Python floats), so
+1.1 enters as float32(1.1); torch's type promotion then decides the result dtype. All-zero weights give inf/nan, as
+in A1111.
+"""
+import torch
+
+EMPHASIS_MODES = ("Original", "No norm", "Ignore", "None")
+CLIP_WINDOW = 77
+
+
+def check_emphasis(emphasis):
+    """Raise a clear error for an unknown emphasis mode name."""
+    if emphasis not in EMPHASIS_MODES:
+        raise ValueError(f"unknown emphasis mode {emphasis!r}; use one of {', '.join(map(repr, EMPHASIS_MODES))} "
+                         "(A1111 Settings > Stable Diffusion > Emphasis mode)")
+    return emphasis
+
+
+def emphasis_parses_brackets(emphasis):
+    """False only for ``"None"``, where A1111 tokenizes the prompt without the attention parse."""
+    return check_emphasis(emphasis) != "None"
+
+
+def multipliers_tensor(multipliers, device=None):
+    """A1111's ``torch.asarray(batch_multipliers)``: a float32 tensor (Python floats → default dtype)."""
+    if isinstance(multipliers, torch.Tensor):
+        return multipliers.to(device=device, dtype=torch.float32)
+    return torch.tensor(multipliers, dtype=torch.float32, device=device)
+
+
+def apply_emphasis(z, multipliers, emphasis="Original", window=CLIP_WINDOW):
+    """Apply an emphasis mode to ``z`` ``[B, 77·k, C]`` with ``multipliers`` ``[B, 77·k]``, chunk by chunk."""
+    check_emphasis(emphasis)
+    if z.ndim != 3:
+        raise ValueError(f"z must be [batch, tokens, channels], got shape {tuple(z.shape)}")
+    weights = multipliers_tensor(multipliers, z.device)
+    if weights.shape != z.shape[:2]:
+        raise ValueError(f"multipliers shape {tuple(weights.shape)} does not match z tokens {tuple(z.shape[:2])}")
+    if z.shape[1] % window:
+        raise ValueError(f"z has {z.shape[1]} tokens, not a multiple of the {window}-token window")
+    if emphasis in ("Ignore", "None"):
+        return z
+    chunks = [emphasize_chunk(z[:, i:i + window], weights[:, i:i + window], emphasis)
+              for i in range(0, z.shape[1], window)]
+    return torch.cat(chunks, dim=1)
+
+
+def emphasize_chunk(z, weights, emphasis="Original"):
+    """One chunk batch ``[B, 77, C]``: A1111's ``EmphasisOriginal`` / ``EmphasisOriginalNoNorm`` / no-op."""
+    check_emphasis(emphasis)
+    if emphasis in ("Ignore", "None"):
+        return z
+    weights = multipliers_tensor(weights, z.device)
+    original_mean = z.mean()
+    z = z * weights.reshape(weights.shape + (1,)).expand(z.shape)
+    if emphasis == "No norm":
+        return z
+    return z * (original_mean / z.mean())

@@ -1,0 +1,126 @@
+"""A1111 prompt editing: ``get_learned_conditioning_prompt_schedules`` and the step rule (prompt-syntax.md §3).
+
+Step math (A1111 ``collect_steps``, §3.2). Modes: first pass ``steps = base_steps`` with no offsets; hires pass
+(``hires_steps`` given) ``steps = hires_steps``, integer offset ``base_steps``, fraction offset 1.0; old timelines
+(``use_old_scheduling``) ``steps = base_steps`` and offsets ignored. For the raw NUMBER text ``s``, ``v = float(s)``:
+
+    new:  v = (v − flt_offset)·steps  if "." in s   else   v − int_offset
+    old:  v = v·steps  if v < 1  else  v
+    when = min(steps, int(v))          (int truncates: 0.3·10 = 3.0000000000000004 → 3, 0.7·7 = 4.9 → 4)
+
+``when`` is a boundary if ``when ≥ 1``; every alternation adds all of ``1..steps``; ``steps`` is always one.
+For each sorted boundary ``t``: a schedule shows ``before`` if ``t ≤ when`` else ``after``; an alternation shows
+option ``(t − 1) mod n``. Result ``[[t, text], …]``. A prompt the grammar rejects gives ``[[steps, prompt]]``.
+
+Sampling (A1111 ``reconstruct_cond_batch``, §3.4): at 0-based model call ``i`` the first entry with
+``i ≤ end_at_step`` is used, so ``[a:b:5]`` shows "a" for steps 0–5; if none qualifies, entry 0 is used.
+"""
+import numbers
+
+from .schedule_grammar import Scheduled, ScheduleSyntaxError, parse_schedule_prompt, render
+
+
+class ScheduleNumberError(ValueError, OverflowError):
+    """A schedule number too large for ``int()`` (``[a:b:1e999]``); A1111 raises OverflowError there."""
+
+
+def get_learned_conditioning_prompt_schedules(prompts, steps, hires_steps=None, use_old_scheduling=False):
+    """A1111's schedules for each prompt: ``[[end_at_step, text], …]`` per prompt (same list object for repeats).
+
+    >>> get_learned_conditioning_prompt_schedules(["a [b:3]"], 10)
+    [[[3, 'a '], [10, 'a b']]]
+    """
+    if isinstance(prompts, str):
+        raise ValueError(f"prompts must be a list of strings, got the single string {prompts!r}; wrap it: [prompt]")
+    by_prompt = {}
+    for prompt in prompts:
+        if prompt not in by_prompt:
+            by_prompt[prompt] = prompt_schedule(prompt, steps, hires_steps, use_old_scheduling)
+    return [by_prompt[prompt] for prompt in prompts]
+
+
+def prompt_schedule(prompt, steps, hires_steps=None, use_old_scheduling=False):
+    """The schedule of one prompt, ``[[end_at_step, text], …]`` (the unparsable fallback is ``[[steps, prompt]]``)."""
+    steps, int_offset, flt_offset = _mode(steps, hires_steps, use_old_scheduling)
+    try:
+        parsed = parse_schedule_prompt(prompt)
+    except ScheduleSyntaxError:
+        return [[steps, prompt]]
+    when = {}
+    boundaries = {steps}
+    for construct in parsed.constructs:
+        if isinstance(construct, Scheduled):
+            when[id(construct)] = _when(construct.number, steps, int_offset, flt_offset, use_old_scheduling, prompt)
+            if when[id(construct)] >= 1:
+                boundaries.add(when[id(construct)])
+        else:
+            boundaries.update(range(1, steps + 1))
+
+    def text_at(step):
+        def choose(construct):
+            if isinstance(construct, Scheduled):
+                return construct.before if step <= when[id(construct)] else construct.after
+            return construct.options[(step - 1) % len(construct.options)]
+        return render(parsed, choose)
+
+    return [[t, text_at(t)] for t in sorted(boundaries)]
+
+
+def prompt_schedule_warnings(prompt):
+    """Human-readable warnings about how A1111 treats this prompt's prompt-editing syntax ([] when there is none).
+
+    Reports the two silent traps: a prompt the grammar rejects (a stray ``|``, a dangling backslash) which disables
+    every schedule in it, and a construct directly followed by a stray ``:``/``)``/``]``, which A1111 resolves
+    differently from run to run (this pack always schedules it).
+    """
+    try:
+        parsed = parse_schedule_prompt(prompt)
+    except ScheduleSyntaxError as err:
+        return [f"prompt editing disabled: {err}"]
+    return [f"the stray '{prompt[pos]}' at character {pos} directly follows a prompt-editing construct; A1111 then "
+            "schedules it or keeps it as plain text depending on PYTHONHASHSEED, Forgeline always schedules it; "
+            f"put a space before that '{prompt[pos]}' to make A1111 agree" for pos in parsed.ambiguous_at]
+
+
+def step_to_schedule_index(schedules, step):
+    """Index of the entry A1111 uses at 0-based model call ``step``: the first with ``step ≤ end_at_step``, else 0.
+
+    ``schedules`` is ``[[end_at_step, text], …]`` (or tuples/objects with ``end_at_step``). The fallback to entry 0
+    when ``step`` is past every end is A1111's (``target_index = 0`` in ``reconstruct_cond_batch``).
+    """
+    if not schedules:
+        raise ValueError("step_to_schedule_index needs a non-empty schedule list like [[10, 'text']]")
+    for index, entry in enumerate(schedules):
+        end = entry.end_at_step if hasattr(entry, "end_at_step") else entry[0]
+        if step <= end:
+            return index
+    return 0
+
+
+def _mode(steps, hires_steps, use_old_scheduling):
+    steps = _whole("steps", steps)
+    if hires_steps is None or use_old_scheduling:
+        return steps, 0, 0
+    return _whole("hires_steps", hires_steps), steps, 1.0
+
+
+def _whole(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name}={value!r} must be a whole number of sampling steps, e.g. 20")
+    return int(value)
+
+
+def _when(number, steps, int_offset, flt_offset, use_old_scheduling, prompt):
+    v = float(number)
+    if use_old_scheduling:
+        v = v * steps if v < 1 else v
+    elif "." in number:
+        v = (v - flt_offset) * steps
+    else:
+        v = v - int_offset
+    try:
+        return min(steps, int(v))
+    except (OverflowError, ValueError):
+        raise ScheduleNumberError(f"schedule step {number!r} in prompt {prompt!r} is not a finite number of steps "
+                                  "(A1111 fails here too); use a fraction like 0.5 or a step like 10") from None
+
