@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from comfy_api import ComfyClient  # noqa: E402
+from comfy_client import ComfyClient  # noqa: E402
 from comfy_server import ComfyServer, ensure_fixture_models, prepare_base  # noqa: E402
 
 FAMILIES = tuple(os.environ.get("FORGELINE_TEST_MODELS", "sd15,sdxl").split(","))

@@ -54,7 +54,7 @@ def test_same_seed_same_image(client):
 
 
 def test_validation_error_is_readable(client):
-    from comfy_api import ComfyError
+    from comfy_client import ComfyError
     import pytest
 
     graph = txt2img(sampler="no_such_sampler")
