@@ -163,3 +163,21 @@ def test_output_axis_dora_differs_from_comfy_by_the_norm_bug(tmp_path):
     m = next(v for k, v in sd.items() if k.endswith("dora_scale")).reshape(-1)
     assert torch.allclose(ours.norm(dim=1), m, rtol=1e-5)
     assert not torch.allclose(theirs.norm(dim=1), m, rtol=1e-3)
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_fixture_files_for_the_standin_models_load_completely(tmp_path, family):
+    """Every fixture format written for the real stand-in model's keys loads with nothing left over, and ComfyUI
+    itself loads the kohya file with no missing key."""
+    _, all_shapes = _targets(family)
+    paths = lora_files.write_all(tmp_path, all_shapes)
+    for fmt, path in paths.items():
+        loaded = load_lora(path, all_shapes)
+        assert loaded.adapters and not loaded.report.unmatched, (fmt, list(loaded.report.unmatched.items())[:3])
+        assert not loaded.report.warnings, (fmt, loaded.report.warnings)
+        assert path.stat().st_size < 8_000_000
+    sd = comfy.utils.load_torch_file(str(paths["kohya"]), safe_load=True)
+    key_map = comfy.lora.model_lora_keys_unet(meta_unet(SD15_UNET if family == "sd15" else SDXL_UNET), {})
+    key_map = comfy.lora.model_lora_keys_clip(meta_clip(family), key_map)
+    patches = comfy.lora.load_lora(sd, key_map, log_missing=False)
+    assert len(patches) == len(load_lora(paths["kohya"], all_shapes).adapters)

@@ -455,3 +455,16 @@ def test_file_with_no_lora_tensors_is_refused(tmp_path):
     save_file({"model.diffusion_model.x.weight": torch.ones(2, 2)}, str(tmp_path / "ckpt.safetensors"))
     with pytest.raises(LoraFileError, match="no tensors in a known LoRA format"):
         load_lora(tmp_path / "ckpt.safetensors", tiny_sd15_targets())
+
+
+def test_peft_wrapped_lycoris_lokr_maps(tmp_path):
+    """LyCORIS through PEFT: ``base_model.model.<diffusers path>.lokr_w1`` (Comfy-Org/ComfyUI#9753)."""
+    t = tiny_sd15_targets()
+    p = write_lokr(tmp_path, t, rank=2, alpha=2.0, seed=23, select=("attn1.to_q",))
+    raw = load_file(str(p))
+    renamed = {k.replace(K_TO_Q, "base_model.model.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"): v
+               for k, v in raw.items()}
+    save_file(renamed, str(tmp_path / "peft_lokr.safetensors"))
+    loaded = load_lora(tmp_path / "peft_lokr.safetensors", t)
+    assert list(loaded.by_target) == [TO_Q] and not loaded.report.unmatched
+    assert loaded.report.formats == ["lycoris-lokr(peft)"]
