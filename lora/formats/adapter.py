@@ -13,7 +13,7 @@ Kinds and their tensors (names after normalisation; sources in notes lora.md §1
 Scale is ``alpha / rank`` with ``alpha`` missing → 1.0 (kohya line 69-73; notes §0.2). ``dora_scale`` (DoRA
 magnitude; PEFT ``lora_magnitude_vector`` is stored here too) turns a lora/loha/lokr into a DoRA update.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -34,7 +34,6 @@ class Adapter:
     file_format: str = "kohya"
     source_keys: tuple = ()
     target: str = None
-    notes: list = field(default_factory=list)
 
     @property
     def rank(self):
