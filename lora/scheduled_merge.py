@@ -78,6 +78,16 @@ def adapter_parts(adapter, weight):
     return ("dense", adapter_update(adapter, weight, dtype=weight.dtype))
 
 
+def _reference_weight(adapter, live):
+    """fp64 weight for the factor/update maths; a plain LoRA needs only its shape, so it gets a zero-stride view
+    instead of an fp64 copy of the whole weight (that copy dominated the per-run build time)."""
+    plain = (not hasattr(adapter, "low_rank") and getattr(adapter, "kind", None) == "lora"
+             and getattr(adapter, "dora_scale", None) is None)
+    if plain:
+        return torch.zeros((), dtype=torch.float64, device=live.device).expand(live.shape)
+    return live.detach().to(torch.float64)
+
+
 class _Layer:
     """State of one weight key (see module docstring)."""
 
@@ -167,7 +177,7 @@ class ScheduledLoraMerge:
                 if layer is None:
                     layer = self.layers[key] = _Layer(key, self.weights[key])
                 block = self._block(block_multipliers, key)
-                parts = adapter_parts(adapter, layer.live.detach().to(torch.float64))
+                parts = adapter_parts(adapter, _reference_weight(adapter, layer.live))
                 if parts[0] == "low_rank":
                     _, up, down, scale = parts
                     up, down = up.reshape(layer.out_features, -1), down.reshape(down.shape[0], -1)
