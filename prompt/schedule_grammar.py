@@ -21,9 +21,11 @@ What this means, and how this module decides it without lark:
 * A ``|`` that ends up outside every valid alternation, or a backslash with nothing (or a newline) after it, cannot
   be parsed at all: A1111 then keeps the whole prompt as one text and disables every schedule in it.
 
-Non-determinism (§3.5): when a construct is directly followed by a stray ``:``, ``)`` or ``]`` (``[a:b:0.5]:1.2``)
-lark's choice depends on ``PYTHONHASHSEED`` (13 of 24 seeds schedule it, 11 keep it raw). This parser always
-schedules it (the majority) and reports the spot in ``ParsedSchedulePrompt.ambiguous_at``.
+Non-determinism (§3.5): when a top-level ``[..:..:N]`` schedule is directly followed by a bracket or colon that is
+RAW text (a stray ``:``, ``)``, ``]``, or an opening bracket that never forms a construct: ``[a:b:0.5]:1.2``,
+``[a:b:0.5][``), lark's choice depends on ``PYTHONHASHSEED`` (about half the seeds schedule it, the rest keep the
+whole prompt raw; checked with lark 1.1.2 over 24 seeds). Alternations are not affected. This parser always
+schedules it and lists the RAW character's position in ``ParsedSchedulePrompt.ambiguous_at``.
 
 Output of a parse: the constructs with their text spans; the text at a step is the source with every construct
 replaced by its active branch, recursively (``render``). Iterative throughout, so 10 000 nested brackets are fine.
@@ -87,13 +89,15 @@ class _Frame:
     separators: list = field(default_factory=list)
     children: list = field(default_factory=list)
     valid: bool = True
+    closed_at: int = None
 
 
 def parse_schedule_prompt(prompt):
     """Parse ``prompt`` with A1111's prompt-editing grammar; raise ``ScheduleSyntaxError`` where lark would fail."""
     if not isinstance(prompt, str):
         raise ValueError(f"a prompt must be a string, got {type(prompt).__name__}: {prompt!r}")
-    top, ambiguous = [], []
+    top, raw = [], set()
+    follows = {}  # position of a bracket/colon of an emphasis or schedule → where that group ends
     stack = []
 
     def children_of_parent():
@@ -108,6 +112,10 @@ def parse_schedule_prompt(prompt):
                 "prompt and disables ALL prompt editing in it; escape it as \\| or fix the brackets around it",
                 pipes[0])
         children_of_parent().extend(frame.children)
+        raw.add(frame.start)
+        raw.update(pos for pos, _ in frame.separators)
+        if frame.closed_at is not None:
+            raw.add(frame.closed_at)
         if stack:
             stack[-1].valid = False
 
@@ -127,29 +135,43 @@ def parse_schedule_prompt(prompt):
                     f"the '|' at character {pos} is outside any [a|b] alternation, so A1111 cannot parse this prompt "
                     "and disables ALL prompt editing in it; escape it as \\| or put it inside [ ]", pos)
             else:
-                _note_stray(top, pos, ambiguous)
+                raw.add(pos)
         elif token in (")", "]"):
             if stack and _CLOSER[stack[-1].kind] == token:
                 frame = stack.pop()
+                frame.closed_at = pos
                 construct = _close(frame, pos + 1, prompt) if frame.valid else False
                 if construct is False:
                     give_up(frame)
-                elif construct is None:
+                    continue
+                if construct is None:
                     children_of_parent().extend(frame.children)  # emphasis: transparent
                 else:
                     children_of_parent().append(construct)
+                if not isinstance(construct, Alternate):
+                    for at in [frame.start, pos] + [p for p, _ in frame.separators]:
+                        follows[at] = pos + 1
             else:
                 while stack:  # a closer that matches nothing here: every open bracket contains a stray closer
                     give_up(stack.pop())
-                _note_stray(top, pos, ambiguous)
+                raw.add(pos)
     while stack:
         give_up(stack.pop())
-    return ParsedSchedulePrompt(prompt, top, _depth_first(top), ambiguous)
+    constructs = _depth_first(top)
+    return ParsedSchedulePrompt(prompt, top, constructs, _ambiguous_spots(constructs, raw, follows))
 
 
-def _note_stray(top, pos, ambiguous):
-    if top and top[-1].end == pos:
-        ambiguous.append(pos)
+def _ambiguous_spots(constructs, raw, follows):
+    """Ends of schedules that lark may or may not parse, depending on ``PYTHONHASHSEED`` (§3.5, measured).
+
+    Measured with lark 1.1.2 over 24 seeds: a ``[..:..:N]`` is unstable when the character after it is RAW text, or
+    is a bracket/colon of an emphasis or schedule (which lark may also read as RAW) whose group is itself followed,
+    the same way, by RAW text. Plain text, whitespace, alternations and the end of the prompt stop the chain.
+    """
+    reaches_raw = {}
+    for pos in sorted(set(follows) | raw, reverse=True):
+        reaches_raw[pos] = pos in raw or reaches_raw.get(follows.get(pos), False)
+    return [c.end for c in constructs if isinstance(c, Scheduled) and reaches_raw.get(c.end, False)]
 
 
 def _close(frame, end, source):

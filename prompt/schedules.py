@@ -70,16 +70,17 @@ def prompt_schedule_warnings(prompt):
     """Human-readable warnings about how A1111 treats this prompt's prompt-editing syntax ([] when there is none).
 
     Reports the two silent traps: a prompt the grammar rejects (a stray ``|``, a dangling backslash) which disables
-    every schedule in it, and a construct directly followed by a stray ``:``/``)``/``]``, which A1111 resolves
-    differently from run to run (this pack always schedules it).
+    every schedule in it, and a schedule directly followed by text A1111 may read as RAW (``[a:b:0.5]:1.2``), which
+    A1111 resolves differently from run to run (this pack always schedules it).
     """
     try:
         parsed = parse_schedule_prompt(prompt)
     except ScheduleSyntaxError as err:
         return [f"prompt editing disabled: {err}"]
-    return [f"the stray '{prompt[pos]}' at character {pos} directly follows a prompt-editing construct; A1111 then "
-            "schedules it or keeps it as plain text depending on PYTHONHASHSEED, Forgeline always schedules it; "
-            f"put a space before that '{prompt[pos]}' to make A1111 agree" for pos in parsed.ambiguous_at]
+    return [f"the schedule ending at character {pos} is directly followed by '{prompt[pos]}', which A1111 may also read "
+            "as plain text: whether A1111 applies that schedule then depends on PYTHONHASHSEED (it varies between "
+            "runs); Forgeline always applies it. Put a space right after the schedule to make A1111 agree"
+            for pos in parsed.ambiguous_at]
 
 
 def step_to_schedule_index(schedules, step):
