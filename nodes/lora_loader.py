@@ -1,0 +1,318 @@
+"""LoRA loader node and the shared ComfyUI side of LoRA application (loader, stack, prompt tags, LCM merge).
+
+Rules (notes lora.md §0, §1.5-§1.6, §5.4, §7.1-§7.2):
+
+- Names resolve only inside ComfyUI's ``loras`` folders (``lora.resolve_lora_path``: no ``..``, no absolute path,
+  no symlink out); files load through ``lora.load_lora`` (safetensors, or pickles with ``weights_only=True``;
+  NaN/inf and alpha ≤ 0 refused), keys are mapped by Forgeline's own key map (diffusers/PEFT attention keys that
+  ComfyUI 0.3.75 drops, #9753, included) and shape-checked against the model. A LoRA made for another family
+  (an SDXL LoRA on SD1.5) is an error naming the file.
+- **Constant strength** merges once through ComfyUI's patch mechanism: ``ModelPatcher.add_patches`` with one
+  :class:`ForgelinePatch` per key, a ``WeightAdapterBase`` whose ``calculate_weight`` adds
+  ``strength · Σ ratio_i · U_i(W)`` with ``U = ΔW`` (alpha/rank applied) or, for DoRA, ``W_dora − W`` with the norm
+  of the *updated* weight (``lora.adapter_update``; ComfyUI's ``weight_decompose`` uses ‖W‖ on the output axis,
+  #15458), (IA)³ ``W·w`` included. ComfyUI keeps the backup, merges in fp32, rounds once and restores it; under
+  lowvram its ``LowVramPatch`` calls the same ``calculate_weight`` per forward (computed here in fp32 anyway).
+- **Scheduled strength** (loractl text, ``nodes/lora_schedule.py``) stays out of ``patches``: the UNet part is
+  re-merged from pristine by ``ScheduledLoraMerge`` during sampling. The text encoder has no steps: like loractl in
+  A1111 (the prompt is encoded once, before sampling) it gets the te/hrte weight at step 0, times strength_clip.
+- ``strength_model`` multiplies the unet schedule, ``strength_clip`` the te schedule; a block-weight spec (lbw
+  preset or vector, ``lora.block_multipliers``) multiplies each key's ratio.
+"""
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from comfy_api.latest import io
+
+from ..lora import (LoraFileError, adapter_update, block_multipliers, block_vector, infer_model_family,
+                    load_lora, loractl_params, resolve_lora_path, trigger_words)
+from ..lora.report import FAMILY_NAMES
+
+try:
+    from comfy.weight_adapter.base import WeightAdapterBase
+except ImportError:  # very old ComfyUI: calculate_weight then only accepts tuples; the patch still carries the maths
+    WeightAdapterBase = object
+
+MODES = ("loractl", "exact")
+
+
+@dataclass
+class LoraRequest:
+    """One LoRA to apply. ``schedule``: loractl items after the name (``0@0,1@1``, ``1:unet=0@0,1@0.5:hr=0.5``)."""
+
+    name: str
+    strength_model: float = 1.0
+    strength_clip: float = 1.0
+    schedule: str = ""
+    block_weights: str = ""
+    mode: str = "loractl"
+    hires: bool = False
+
+
+def lora_roots():
+    import folder_paths
+    return list(folder_paths.get_folder_paths("loras"))
+
+
+def lora_names():
+    import folder_paths
+    return folder_paths.get_filename_list("loras")
+
+
+def resolve(name):
+    """Absolute path of LoRA ``name`` inside the loras folders (LoraFileError otherwise)."""
+    return resolve_lora_path(name, lora_roots())
+
+
+def schedule_params(text, what="schedule"):
+    """loractl slots ``{"te", "unet", "hrte", "hrunet"}`` from schedule text; ``None`` for empty text."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return loractl_params(["lora"] + text.split(":"))
+    except ValueError as e:
+        raise ValueError(f"{what} {text!r}: {e}") from None
+
+
+def step0_weight(slot):
+    """loractl weight at ``sampling_step`` 0 (``np.interp(0, positions, weights)``; x = 0 in both modes)."""
+    if not isinstance(slot, list):
+        return float(slot)
+    weights, positions = slot
+    return float(np.interp(0.0, positions, weights))
+
+
+def validate_common(lora_name=None, schedule=None, block_weights=None, label="lora_name"):
+    """``True`` or a message naming the bad input and the fix (used by every LoRA node's validate_inputs)."""
+    if lora_name is not None and lora_name != "None":
+        try:
+            resolve(lora_name)
+        except LoraFileError as e:
+            return f"{label}: {e}"
+    if schedule:
+        try:
+            schedule_params(schedule)
+        except ValueError as e:
+            return str(e)
+    if block_weights and block_weights.strip():
+        try:
+            block_vector(block_weights.strip())
+        except ValueError as e:
+            return f"block_weights: {e}"
+    return True
+
+
+# -- loading ----------------------------------------------------------------------------------------------------
+
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 8
+
+
+def model_targets(model=None, clip=None):
+    """``{patch key: shape}`` of a ModelPatcher's UNet and a CLIP's text encoders (ComfyUI key names)."""
+    targets = {}
+    if model is not None:
+        targets.update({k: tuple(v.shape) for k, v in model.model.state_dict().items()
+                        if k.startswith("diffusion_model.")})
+    if clip is not None:
+        targets.update({k: tuple(v.shape) for k, v in clip.patcher.model.state_dict().items()})
+    return targets
+
+
+def load_for(path, targets):
+    """``lora.load_lora`` cached on (path, size, mtime, target keys); raises ValueError naming the file."""
+    st = os.stat(path)
+    sig = (str(path), st.st_size, st.st_mtime_ns, hash(frozenset(targets.items())))
+    hit = _CACHE.get(sig)
+    if hit is not None:
+        _CACHE.move_to_end(sig)
+        return hit
+    loaded = load_lora(path, targets)
+    _CACHE[sig] = loaded
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return loaded
+
+
+def check_family(loaded, path, targets):
+    """Raise when the report says the LoRA was made for another model family, or nothing matched."""
+    rep = loaded.report
+    family = infer_model_family(targets)
+    other = rep.key_family if rep.key_family and rep.key_family != family else rep.metadata_family
+    name = os.path.basename(str(path))
+    if other and other != family:
+        raise ValueError(f"LoRA '{name}' was made for {FAMILY_NAMES.get(other, other)} but the model is "
+                         f"{FAMILY_NAMES.get(family, family)} ({len(rep.matched)} of "
+                         f"{len(rep.matched) + len(rep.unmatched)} modules fit); pick a LoRA for this model.")
+    if not loaded.adapters:
+        raise ValueError(f"LoRA '{name}': no module matches this model ({len(rep.unmatched)} not loaded); pick a "
+                         "LoRA made for this model family.")
+
+
+class ForgelinePatch(WeightAdapterBase):
+    """One key's LoRA updates for ComfyUI's ``calculate_weight``: ``W += strength · Σ ratio_i · U_i(W)`` in fp32."""
+
+    name = "forgeline"
+
+    def __init__(self, items):
+        self.items = list(items)            # [(adapter, ratio)]
+        self.loaded_keys = set()
+        self.weights = [t for a, _ in self.items for t in a.tensors.values()]
+
+    def update(self, weight):
+        acc = None
+        for adapter, ratio in self.items:
+            if ratio == 0:
+                continue
+            u = adapter_update(adapter, weight, dtype=torch.float32) * ratio
+            acc = u if acc is None else acc.add_(u)
+        return acc
+
+    def calculate_weight(self, weight, key, strength, strength_model, offset, function, intermediate_dtype=torch.float32,
+                         original_weight=None):
+        if strength == 0:
+            return weight
+        u = self.update(weight)
+        if u is not None:
+            weight += function(strength * u).type(weight.dtype)
+        return weight
+
+
+def _patches(loaded, keys, ratios, prefix_ok):
+    out = {}
+    for key, adapters in loaded.by_target.items():
+        if not prefix_ok(key):
+            continue
+        ratio = 1.0 if ratios is None else ratios.get(key, 1.0)
+        out[key] = ForgelinePatch([(a, ratio) for a in adapters])
+    return out
+
+
+def is_unet_key(key):
+    return key.startswith("diffusion_model.")
+
+
+@dataclass
+class AppliedLora:
+    request: LoraRequest
+    path: str
+    report: object
+    triggers: list
+    scheduled: bool
+
+
+def apply_loras(model, clip, requests):
+    """Clone ``model``/``clip`` and apply ``requests`` (see module docstring); returns ``(model, clip, applied)``."""
+    from . import lora_schedule
+
+    model = model.clone() if model is not None else None
+    clip = clip.clone() if clip is not None else None
+    targets = model_targets(model, clip)
+    applied = []
+    for req in requests:
+        if req.mode not in MODES:
+            raise ValueError(f"mode {req.mode!r} is not one of {MODES}")
+        try:
+            path = resolve(req.name)
+            loaded = load_for(path, targets)
+        except LoraFileError as e:
+            raise ValueError(str(e)) from None
+        check_family(loaded, path, targets)
+        params = schedule_params(req.schedule, f"schedule for LoRA '{req.name}'")
+        ratios = block_multipliers(list(loaded.by_target), req.block_weights.strip()) \
+            if req.block_weights and req.block_weights.strip() else None
+        te_slot = params["hrte" if req.hires else "te"] if params else 1.0
+        unet_slot = params["hrunet" if req.hires else "unet"] if params else 1.0
+        scheduled = isinstance(unet_slot, list)
+        if clip is not None:
+            te = req.strength_clip * step0_weight(te_slot)
+            patches = _patches(loaded, None, ratios, lambda k: not is_unet_key(k))
+            if patches and te != 0:
+                clip.add_patches(patches, te)
+        if model is not None:
+            unet = _patches(loaded, None, ratios, is_unet_key)
+            if scheduled:
+                lora_schedule.add_scheduled_lora(model, req, unet, unet_slot)
+            elif unet and req.strength_model * float(unet_slot) != 0:
+                model.add_patches(unet, req.strength_model * float(unet_slot))
+        words = [w for w, _, _ in trigger_words(str(path), loaded.metadata)]
+        applied.append(AppliedLora(req, str(path), loaded.report, words, scheduled))
+    return model, clip, applied
+
+
+def describe(applied):
+    """``(trigger words, report)`` strings for the node outputs."""
+    words = []
+    for a in applied:
+        words += [w for w in a.triggers if w not in words]
+    lines = []
+    for a in applied:
+        r = a.request
+        how = f"scheduled ({r.mode}) '{r.schedule}'" if a.scheduled else "constant"
+        lines.append(f"{os.path.basename(a.path)}: strength model {r.strength_model}, clip {r.strength_clip}, {how}"
+                     + (f", block weights {r.block_weights}" if r.block_weights else "") + "\n  " + a.report.summary())
+    return ", ".join(words), "\n".join(lines)
+
+
+def lora_inputs(optional=False, prefix=""):
+    """The per-LoRA widgets shared by the loader and the stack."""
+    names = lora_names()
+    if optional:
+        names = ["None"] + names
+    return [
+        io.Combo.Input(f"{prefix}lora_name", options=names, default=names[0] if names else None,
+                       tooltip="LoRA file from ComfyUI's loras folder."),
+        io.Float.Input(f"{prefix}strength_model", default=1.0, min=-10.0, max=10.0, step=0.01,
+                       tooltip="UNet strength; multiplies the schedule's unet weight."),
+        io.Float.Input(f"{prefix}strength_clip", default=1.0, min=-10.0, max=10.0, step=0.01,
+                       tooltip="Text-encoder strength; multiplies the schedule's te weight at step 0."),
+        io.String.Input(f"{prefix}schedule", default="",
+                        tooltip="loractl weight schedule, e.g. '0@0,1@0.5' (weight@fraction or weight@step), "
+                                "'1:0@0,1@1' (te then unet), 'unet=0@0,1@1:hr=0.5'. Empty = constant."),
+        io.String.Input(f"{prefix}block_weights", default="",
+                        tooltip="LoRA Block Weight preset (ALL, INS, MIDD, OUTD, SDXL-OUTALL …) or a 12/17/20/26-"
+                                "value vector. Empty = all blocks 1."),
+    ]
+
+
+class ForgelineLoraLoader(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="ForgelineLoraLoader",
+            display_name="LoRA Loader (scheduled, A1111)",
+            category="Forgeline/lora",
+            description="Loads a LoRA of any common format (kohya, diffusers, PEFT, LyCORIS LoHa/LoKr/(IA)³/DoRA/"
+                        "full). Constant strength merges once; a loractl schedule changes the UNet strength per "
+                        "sampling step by re-merging from pristine weights, restored after sampling.",
+            inputs=[io.Model.Input("model"), io.Clip.Input("clip", optional=True)] + lora_inputs() + [
+                io.Combo.Input("mode", options=list(MODES), default="loractl",
+                               tooltip="loractl: A1111 timing (weight of the previous step, last step hits 1.0). "
+                                       "exact: step i of N sees position i/(N-1), no lag."),
+                io.Boolean.Input("hires_pass", default=False,
+                                 tooltip="Use the schedule's hr=/hrte=/hrunet= slots (for a hires-fix pass)."),
+            ],
+            outputs=[io.Model.Output(), io.Clip.Output(), io.String.Output(display_name="trigger_words"),
+                     io.String.Output(display_name="report")],
+        )
+
+    @classmethod
+    def validate_inputs(cls, lora_name=None, schedule=None, block_weights=None):
+        return validate_common(lora_name, schedule, block_weights)
+
+    @classmethod
+    def execute(cls, model, lora_name, strength_model, strength_clip, schedule, block_weights, mode="loractl",
+                hires_pass=False, clip=None) -> io.NodeOutput:
+        req = LoraRequest(lora_name, strength_model, strength_clip, schedule, block_weights, mode, hires_pass)
+        model, clip, applied = apply_loras(model, clip, [req])
+        words, report = describe(applied)
+        return io.NodeOutput(model, clip, words, report)
+
+
+NODES = [ForgelineLoraLoader]
