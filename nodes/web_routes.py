@@ -1,0 +1,119 @@
+"""HTTP routes the editor extension (``web/js``) calls, so the browser shows what the Python code will do.
+
+- ``POST /forgeline/parse`` ``{"text", "steps"?}`` → ``prompt_lint.lint_prompt`` (tokens + diagnostics, with
+  warnings for LoRA names missing from ``models/loras``).
+- ``POST /forgeline/sigmas`` ``{"scheduler", "steps", "denoise"?, "family"?}`` → ``{"sigmas": [...]}``: ComfyUI's own
+  ``comfy.samplers.calculate_sigmas`` on the default discrete (SD1.x/SDXL, ``scaled_linear`` β 0.00085→0.012)
+  model sampling, so every scheduler in the dropdown — core or registered by this pack — previews exactly; a
+  denoise below 1 follows ComfyUI ``KSampler.set_steps`` (``schedulers.ksampler_denoise_sigmas``).
+- ``POST /forgeline/lora_curve`` ``{"schedule", "steps", "mode"?}`` → ``{"unet": [...], "te": [...]}``: per sampler
+  step weights of a loractl schedule written as the LoRA loader's ``schedule`` input takes it (the tag items after
+  the name: ``0@0,1@1``, ``1:unet=0@0,1@0.5``), by ``lora.sampler_step_weights`` (mode ``loractl`` or ``exact``).
+
+Every route answers HTTP 400 ``{"error": message}`` for bad input. The routes are added once in ``on_load`` when a
+PromptServer is running (ComfyUI also serves them under ``/api/…``).
+"""
+from __future__ import annotations
+
+import logging
+
+from .prompt_lint import lint_prompt
+
+log = logging.getLogger("forgeline")
+MAX_STEPS = 1000
+_REGISTERED = False
+
+
+def _int(body: dict, name: str, default=None, lo=1, hi=MAX_STEPS) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or not lo <= value <= hi:
+        raise ValueError(f"'{name}' must be a whole number from {lo} to {hi}, got {value!r}")
+    return int(value)
+
+
+def parse_route(body: dict, known_loras=None) -> dict:
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise ValueError("'text' must be the prompt string")
+    return lint_prompt(text, _int(body, "steps", 20), known_loras)
+
+
+def sigmas_route(body: dict) -> dict:
+    import comfy.model_sampling
+    import comfy.samplers
+
+    from ..schedulers import ksampler_denoise_sigmas
+
+    scheduler = body.get("scheduler")
+    if scheduler not in comfy.samplers.SCHEDULER_HANDLERS:
+        raise ValueError(f"unknown scheduler {scheduler!r}; choose one of {list(comfy.samplers.SCHEDULER_HANDLERS)}")
+    steps = _int(body, "steps", 20)
+    denoise = body.get("denoise", 1.0)
+    if isinstance(denoise, bool) or not isinstance(denoise, (int, float)) or not 0.0 < denoise <= 1.0:
+        raise ValueError(f"'denoise' must be a number in (0, 1], got {denoise!r}")
+    sampling = comfy.model_sampling.ModelSamplingDiscrete()
+
+    def calc(n):
+        return comfy.samplers.calculate_sigmas(sampling, scheduler, n)
+
+    sigmas = calc(steps) if denoise >= 1.0 else ksampler_denoise_sigmas(calc, steps, float(denoise))
+    return {"sigmas": [float(s) for s in sigmas], "scheduler": scheduler, "steps": steps, "denoise": float(denoise)}
+
+
+def lora_curve_route(body: dict) -> dict:
+    from ..lora import sampler_step_weights
+
+    schedule = body.get("schedule")
+    if isinstance(schedule, (int, float)) and not isinstance(schedule, bool):
+        schedule = str(schedule)
+    if not isinstance(schedule, str) or not schedule.strip():
+        raise ValueError("'schedule' must be a weight or loractl keyframes like '0@0,1@0.5'")
+    mode = body.get("mode", "loractl")
+    weights = sampler_step_weights(["lora"] + schedule.strip().split(":"), _int(body, "steps", 20), mode=mode)
+    return {"unet": weights["unet"], "te": weights["te"], "mode": mode}
+
+
+def _known_loras():
+    try:
+        import folder_paths
+
+        return folder_paths.get_filename_list("loras")
+    except Exception:  # no ComfyUI folders (e.g. a bare import): skip the unknown-name check
+        return None
+
+
+def on_load() -> None:
+    """Register the routes on the running PromptServer (idempotent; nothing to do without a server)."""
+    global _REGISTERED
+    if _REGISTERED:
+        return
+    try:
+        from aiohttp import web
+        from server import PromptServer
+    except ImportError:
+        return
+    server = getattr(PromptServer, "instance", None)
+    if server is None:
+        return
+
+    def handler(fn):
+        async def route(request):
+            try:
+                body = await request.json()
+            except Exception:
+                return web.json_response({"error": "send a JSON object body"}, status=400)
+            if not isinstance(body, dict):
+                return web.json_response({"error": "send a JSON object body"}, status=400)
+            try:
+                return web.json_response(fn(body))
+            except ValueError as exc:
+                return web.json_response({"error": str(exc)}, status=400)
+        return route
+
+    server.routes.post("/forgeline/parse")(handler(lambda body: parse_route(body, _known_loras())))
+    server.routes.post("/forgeline/sigmas")(handler(sigmas_route))
+    server.routes.post("/forgeline/lora_curve")(handler(lora_curve_route))
+    _REGISTERED = True
+
+
+NODES = []

@@ -1,0 +1,169 @@
+"""Queue a ComfyUI workflow file from the command line, follow it live, save its images.
+
+    python scripts/forgeline_client.py WORKFLOW.json [--set NODE.INPUT=VALUE ...] [--server URL] [--out DIR]
+
+- ``WORKFLOW.json`` may be API format or UI (litegraph) format; UI files are converted with the server's
+  ``/object_info`` (``workflow_convert.ui_to_api``), so the result is what the editor would queue.
+- ``--set`` overrides an input. ``NODE`` is a node id, a node title (``_meta.title``) or a class type that occurs
+  once; ``VALUE`` is read as JSON when it parses (``20``, ``7.5``, ``true``, ``["4", 0]``), else as text.
+- Progress comes from the websocket (``progress`` messages) and is drawn as a bar on stderr.
+- Images of the run are saved into ``--out`` (default ``out/``) under their server file names.
+- Exit status: 0 success; 1 when ComfyUI rejects the prompt (its validation error is printed readably, one line
+  per node and input), when execution fails, or when the file/override is wrong; 2 for bad command-line usage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from comfy_client import ComfyClient, ComfyError  # noqa: E402
+from workflow_convert import WorkflowError, is_ui_workflow, ui_to_api  # noqa: E402
+
+DEFAULT_SERVER = "http://127.0.0.1:8188"
+
+
+class UsageError(ValueError):
+    """A workflow file or an override that cannot be used; the message says what to change."""
+
+
+def parse_value(text: str):
+    """JSON when it parses (numbers, booleans, lists, quoted strings), otherwise the text itself."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def find_node(prompt: dict, selector: str) -> str:
+    """The id of the node named by ``selector``: an id, a title, or a class type that occurs exactly once."""
+    if selector in prompt:
+        return selector
+    by_title = [k for k, v in prompt.items() if (v.get("_meta") or {}).get("title") == selector]
+    if len(by_title) == 1:
+        return by_title[0]
+    by_type = [k for k, v in prompt.items() if v.get("class_type") == selector]
+    if len(by_type) == 1:
+        return by_type[0]
+    if len(by_title) > 1 or len(by_type) > 1:
+        matches = ", ".join(sorted(set(by_title + by_type), key=str))
+        raise UsageError(f"--set: {selector!r} names several nodes ({matches}); use a node id")
+    known = ", ".join(f"{k} ({v.get('class_type')})" for k, v in prompt.items())
+    raise UsageError(f"--set: no node {selector!r}; nodes are: {known}")
+
+
+def apply_overrides(prompt: dict, overrides: list[str]) -> dict:
+    """Apply ``NODE.INPUT=VALUE`` overrides in place; the node part may itself contain dots (titles)."""
+    for item in overrides:
+        target, sep, value = item.partition("=")
+        node_part, dot, input_name = target.rpartition(".")
+        if not sep or not dot or not node_part or not input_name:
+            raise UsageError(f"--set {item!r}: write NODE.INPUT=VALUE, e.g. --set 3.steps=20 or --set KSampler.seed=7")
+        node_id = find_node(prompt, node_part)
+        prompt[node_id].setdefault("inputs", {})[input_name] = parse_value(value)
+    return prompt
+
+
+def load_prompt(path: Path, client: ComfyClient) -> dict:
+    """Read ``path`` and return an API-format prompt (UI files converted through the server's /object_info)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from None
+    if is_ui_workflow(data):
+        try:
+            return ui_to_api(data, client.object_info())
+        except WorkflowError as exc:
+            raise UsageError(f"{path}: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("prompt"), dict):
+        data = data["prompt"]  # a saved /prompt body
+    if not isinstance(data, dict) or not data or not all(isinstance(v, dict) and "class_type" in v for v in data.values()):
+        raise UsageError(f"{path}: neither a UI workflow (nodes + links) nor an API prompt ({{id: {{class_type, inputs}}}})")
+    return data
+
+
+class ProgressBar:
+    """A one-line text bar on ``stream``: node, step/total, percentage."""
+
+    def __init__(self, stream=sys.stderr, width: int = 30):
+        self.stream, self.width, self.active = stream, width, False
+
+    def __call__(self, value, maximum, node):
+        maximum = maximum or 1
+        filled = int(self.width * value / maximum)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\r  node {node}: [{bar}] {value}/{maximum} ({100 * value // maximum:3d}%)")
+        self.stream.flush()
+        self.active = True
+
+    def done(self):
+        if self.active:
+            self.stream.write("\n")
+            self.active = False
+
+
+def save_images(client: ComfyClient, result, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for image in result.images():
+        if image.get("type", "output") != "output":
+            continue
+        target = out_dir / image["filename"]
+        target.write_bytes(client.view(image))
+        saved.append(target)
+    return saved
+
+
+def run(workflow: Path, overrides=(), server: str = DEFAULT_SERVER, out: Path = Path("out"), stream=sys.stderr,
+        timeout: float = 1800.0) -> int:
+    """The CLI's work as a function (for tests): returns the exit status and prints to ``stream``."""
+    client = ComfyClient(server, timeout=timeout)
+    try:
+        client.get("/system_stats", timeout=10)
+    except Exception as exc:  # requests' connection errors: say where we looked
+        print(f"error: no ComfyUI server at {server} ({type(exc).__name__}); start one or pass --server URL",
+              file=stream)
+        return 1
+    try:
+        prompt = apply_overrides(load_prompt(Path(workflow), client), list(overrides))
+    except UsageError as exc:
+        print(f"error: {exc}", file=stream)
+        return 1
+    bar = ProgressBar(stream)
+    try:
+        result = client.run(prompt, on_progress=bar)
+    except ComfyError as exc:
+        bar.done()
+        print(f"error: ComfyUI rejected {workflow}:\n{exc}", file=stream)
+        return 1
+    bar.done()
+    if result.status != "success":
+        err = result.error or {}
+        where = f"node {err.get('node_id')} ({err.get('node_type')})" if err.get("node_id") else "the run"
+        print(f"error: {where} failed: {err.get('exception_type', result.status)}: "
+              f"{err.get('exception_message', '').strip()}", file=stream)
+        return 1
+    saved = save_images(client, result, Path(out))
+    print(f"done in {result.seconds:.1f} s: {len(saved)} image(s) saved", file=stream)
+    for path in saved:
+        print(f"  {path}", file=stream)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Queue a ComfyUI workflow (UI or API format) and save its images.")
+    ap.add_argument("workflow", type=Path, help="workflow JSON (UI or API format)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                    help="override an input; NODE is an id, a title or a unique class type (repeatable)")
+    ap.add_argument("--server", default=DEFAULT_SERVER, help=f"ComfyUI URL (default {DEFAULT_SERVER})")
+    ap.add_argument("--out", type=Path, default=Path("out"), help="folder for the output images (default out/)")
+    args = ap.parse_args(argv)
+    return run(args.workflow, args.overrides, args.server, args.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

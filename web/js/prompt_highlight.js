@@ -1,0 +1,91 @@
+// Forgeline: A1111 prompt syntax highlighting and inline error markers on the pack's prompt text widgets.
+// The rules are the pack's Python parsers (POST /forgeline/parse), so the editor shows exactly what sampling will do.
+import { app } from "../../../scripts/app.js";
+import {
+  addPanelWidget, addStyle, debounce, findWidget, isForgelineNode, multilineStringInputs, postJson, watchWidgets,
+} from "./forgeline_common.js";
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+/** HTML of the prompt with token classes and diagnostic marks (pieces cut at every span boundary). */
+export function renderLint(text, result) {
+  const tokens = result?.tokens ?? [];
+  const diags = result?.diagnostics ?? [];
+  const cuts = new Set([0, text.length]);
+  for (const s of [...tokens, ...diags]) {
+    cuts.add(Math.max(0, Math.min(text.length, s.start)));
+    cuts.add(Math.max(0, Math.min(text.length, s.end)));
+  }
+  const points = [...cuts].sort((a, b) => a - b);
+  let html = "";
+  for (let i = 0; i + 1 < points.length; i++) {
+    const [a, b] = [points[i], points[i + 1]];
+    const classes = [];
+    const titles = [];
+    for (const t of tokens) if (t.start <= a && b <= t.end) { classes.push(`fl-${t.kind}`); if (t.title) titles.push(t.title); }
+    for (const d of diags) {
+      if (d.start <= a && b <= d.end) { classes.push(`forgeline-diag-${d.severity}`); titles.push(d.message); }
+    }
+    const piece = escapeHtml(text.slice(a, b));
+    html += classes.length
+      ? `<span class="${classes.join(" ")}" title="${escapeHtml(titles.join("\n"))}">${piece}</span>`
+      : piece;
+  }
+  if (diags.length) {
+    html += `<div class="fl-messages">` + diags.map((d) =>
+      `<div class="fl-msg-${d.severity}">${d.severity === "error" ? "✖" : "⚠"} ${escapeHtml(d.message)}</div>`).join("") +
+      `</div>`;
+  } else if (text.trim()) {
+    html += `<div class="fl-messages fl-ok">✓ A1111 syntax OK</div>`;
+  }
+  return html;
+}
+
+function attachLint(node, inputName) {
+  const textWidget = findWidget(node, inputName);
+  if (!textWidget) return;
+  const panel = document.createElement("div");
+  panel.className = "forgeline-lint";
+  panel.dataset.forgelineInput = inputName;
+  addPanelWidget(node, `${inputName}_syntax`, panel, 60);
+  let requestId = 0;
+  const update = debounce(async (text, steps) => {
+    const id = ++requestId;
+    const result = await postJson("/forgeline/parse", { text: text ?? "", steps: Number.isInteger(steps) ? steps : 20 });
+    if (id !== requestId) return; // a newer edit is on its way
+    if (result?.error) {
+      panel.innerHTML = `<div class="fl-msg-error">✖ ${escapeHtml(result.error)}</div>`;
+      return;
+    }
+    panel.innerHTML = renderLint(text ?? "", result);
+    const hasError = result.diagnostics.some((d) => d.severity === "error");
+    panel.dataset.errors = String(result.diagnostics.filter((d) => d.severity === "error").length);
+    const element = textWidget.element ?? textWidget.inputEl;
+    if (element?.classList) {
+      element.classList.toggle("forgeline-prompt-error", hasError);
+      element.title = hasError ? result.diagnostics.find((d) => d.severity === "error").message : "";
+    }
+  }, 200);
+  const names = [inputName, ...(findWidget(node, "steps") ? ["steps"] : [])];
+  const check = watchWidgets(node, names, (v) => update(v[inputName], v.steps));
+  // Typing fires the check at once instead of waiting for the next poll.
+  (textWidget.element ?? textWidget.inputEl)?.addEventListener?.("input", () => setTimeout(check, 0));
+}
+
+app.registerExtension({
+  name: "forgeline.promptSyntax",
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!isForgelineNode(nodeData)) return;
+    const inputs = multilineStringInputs(nodeData);
+    if (!inputs.length) return;
+    addStyle();
+    const created = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      const r = created?.apply(this, arguments);
+      for (const name of inputs) attachLint(this, name);
+      return r;
+    };
+  },
+});
