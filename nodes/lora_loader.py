@@ -260,22 +260,22 @@ def describe(applied):
     return ", ".join(words), "\n".join(lines)
 
 
-def lora_inputs(optional=False, prefix=""):
+def lora_inputs(optional=False, suffix=""):
     """The per-LoRA widgets shared by the loader and the stack."""
     names = lora_names()
     if optional:
-        names = ["None"] + names
+        names = ["None"] + names  # a slot set to None is skipped
     return [
-        io.Combo.Input(f"{prefix}lora_name", options=names, default=names[0] if names else None,
+        io.Combo.Input(f"lora_name{suffix}", optional=optional, options=names, default=names[0] if names else None,
                        tooltip="LoRA file from ComfyUI's loras folder."),
-        io.Float.Input(f"{prefix}strength_model", default=1.0, min=-10.0, max=10.0, step=0.01,
+        io.Float.Input(f"strength_model{suffix}", optional=optional, default=1.0, min=-10.0, max=10.0, step=0.01,
                        tooltip="UNet strength; multiplies the schedule's unet weight."),
-        io.Float.Input(f"{prefix}strength_clip", default=1.0, min=-10.0, max=10.0, step=0.01,
+        io.Float.Input(f"strength_clip{suffix}", optional=optional, default=1.0, min=-10.0, max=10.0, step=0.01,
                        tooltip="Text-encoder strength; multiplies the schedule's te weight at step 0."),
-        io.String.Input(f"{prefix}schedule", default="",
+        io.String.Input(f"schedule{suffix}", optional=optional, default="",
                         tooltip="loractl weight schedule, e.g. '0@0,1@0.5' (weight@fraction or weight@step), "
                                 "'1:0@0,1@1' (te then unet), 'unet=0@0,1@1:hr=0.5'. Empty = constant."),
-        io.String.Input(f"{prefix}block_weights", default="",
+        io.String.Input(f"block_weights{suffix}", optional=optional, default="",
                         tooltip="LoRA Block Weight preset (ALL, INS, MIDD, OUTD, SDXL-OUTALL …) or a 12/17/20/26-"
                                 "value vector. Empty = all blocks 1."),
     ]
