@@ -1,0 +1,173 @@
+"""parse_prompt_attention vs A1111: its 6 docstring doctests (prompt-syntax.md §2.4), the §2.3 edge cases, and a
+fuzz comparison with a plain list-based re-derivation of the §2.1/§2.2 algorithm written here."""
+import random
+import re
+import time
+
+import pytest
+
+from forgeline.prompt import is_break, parse_prompt_attention
+
+# §2.4: A1111's docstring doctests, verbatim
+DOCTESTS = [
+    ("normal text", [["normal text", 1.0]]),
+    ("an (important) word", [["an ", 1.0], ["important", 1.1], [" word", 1.0]]),
+    ("(unbalanced", [["unbalanced", 1.1]]),
+    ("\\(literal\\]", [["(literal]", 1.0]]),
+    ("(unnecessary)(parens)", [["unnecessaryparens", 1.1]]),
+    ("a (((house:1.3)) [on] a (hill:0.5), sun, (((sky))).",
+     [["a ", 1.0], ["house", 1.5730000000000004], [" ", 1.1], ["on", 1.0], [" a ", 1.1], ["hill", 0.55],
+      [", sun, ", 1.1], ["sky", 1.4641000000000006], [".", 1.1]]),
+]
+
+# §2.2/§2.3: values stated in the notes
+EDGE_CASES = [
+    ("(a[b)c]", [["a", 1.1], ["b", 1.0], ["c", 0.9090909090909091]]),   # crossing brackets close their own stack
+    ("(time 12:30)", [["time 12", 30.0]]),                              # the colon trap
+    ("(a: 1.5 )", [["a", 1.5]]),
+    ("(a : 1.5)", [["a ", 1.5]]),
+    ("[a:1.5]", [["a:1.5", 0.9090909090909091]]),                     # weights only for round brackets
+    ("(a BREAK b)", [["a", 1.1], ["BREAK", -1.1], ["b", 1.1]]),
+    ("(\\(a\\))", [["(a)", 1.1]]),
+    ("((a:1.5))", [["a", 1.6500000000000001]]),
+    ("(((a)))", [["a", 1.3310000000000004]]),
+    ("(a:1.21)((b))", [["a", 1.21], ["b", 1.2100000000000002]]),       # no merge: 1.1*1.1 != 1.21
+    ("x ([a]) y", [["x a y", 1.0]]),                                   # 1.1*(1/1.1) == 1.0 exactly: merges
+    ("a\\b", [["ab", 1.0]]),                                           # a lone backslash disappears
+    ("a\\:b", [["a:b", 1.0]]),
+    ("", [["", 1.0]]),
+    ("a) b] c:", [["a) b] c:", 1.0]]),                                 # stray closers and colons are text
+    ("(a:-1)", [["a", -1.0]]),                                         # no clamping
+]
+
+
+@pytest.mark.parametrize("text,expected", DOCTESTS + EDGE_CASES)
+def test_matches_a1111_values(text, expected):
+    assert parse_prompt_attention(text) == expected
+
+
+@pytest.mark.parametrize("text", ["(a:1 .5)", "(a:1e2)", "(a:1,5)", "(a:--1)"])
+def test_non_numbers_stay_text_and_the_paren_closes_with_1_1(text):
+    # §2.3: not a weight-close, so the colon part is text and ")" multiplies by 1.1
+    assert parse_prompt_attention(text) == [[text[1:-1], 1.1]]
+
+
+@pytest.mark.parametrize("text", ["(a:1.2.3)", "(a:.)"])
+def test_unparsable_weight_raises_value_error_like_a1111(text):
+    with pytest.raises(ValueError, match="emphasis weight"):
+        parse_prompt_attention(text)
+
+
+def test_break_marker_is_the_int_minus_one_and_survives_a_weight_of_one():
+    res = parse_prompt_attention("a BREAK b")
+    assert res == [["a", 1.0], ["BREAK", -1], ["b", 1.0]]
+    assert type(res[1][1]) is int
+    assert is_break(res[1])
+    inside_one = parse_prompt_attention("(a BREAK b:1)")
+    assert [text for text, _ in inside_one] == ["a", "BREAK", "b"] and is_break(inside_one[1])
+    assert not is_break(parse_prompt_attention("(a BREAK b)")[1])   # −1.1: tokenized as the word "break"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("BREAK", [["", 1.0], ["BREAK", -1], ["", 1.0]]),
+    ("a BREAK BREAK b", [["a", 1.0], ["BREAK", -1], ["", 1.0], ["BREAK", -1], ["b", 1.0]]),
+    ("aBREAK b", [["aBREAK b", 1.0]]),         # needs word boundaries
+    ("a break b", [["a break b", 1.0]]),       # case-sensitive
+    ("a\nBREAK\nb", [["a", 1.0], ["BREAK", -1], ["b", 1.0]]),
+])
+def test_break_splitting(text, expected):
+    assert parse_prompt_attention(text) == expected
+
+
+def test_non_string_input_is_a_clear_error():
+    with pytest.raises(ValueError, match="prompt string"):
+        parse_prompt_attention(None)
+
+
+# --- independent re-derivation of §2.1/§2.2: Python lists, multiply_range over the list, pop-based merge ---------
+_REF_TOKEN = re.compile(r"\\\(|\\\)|\\\[|\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|]|[^\\()\[\]:]+|:")
+
+
+def reference_attention(text):
+    res, rounds, squares = [], [], []
+
+    def scale(start, m):
+        for entry in res[start:]:
+            entry[1] *= m
+
+    for m in _REF_TOKEN.finditer(text):
+        piece, number = m.group(0), m.group(1)
+        if piece[0] == "\\":
+            res.append([piece[1:], 1.0])
+        elif piece == "(":
+            rounds.append(len(res))
+        elif piece == "[":
+            squares.append(len(res))
+        elif number is not None and rounds:
+            scale(rounds.pop(), float(number))
+        elif piece == ")" and rounds:
+            scale(rounds.pop(), 1.1)
+        elif piece == "]" and squares:
+            scale(squares.pop(), 1 / 1.1)
+        else:
+            for i, part in enumerate(re.split(r"\s*\bBREAK\b\s*", piece)):
+                if i:
+                    res.append(["BREAK", -1])
+                res.append([part, 1.0])
+    for start in rounds:
+        scale(start, 1.1)
+    for start in squares:
+        scale(start, 1 / 1.1)
+    if not res:
+        res = [["", 1.0]]
+    i = 0
+    while i + 1 < len(res):
+        if res[i][1] == res[i + 1][1]:
+            res[i][0] += res.pop(i + 1)[0]
+        else:
+            i += 1
+    return res
+
+
+def test_fuzz_against_reference_rederivation():
+    rng = random.Random(1234)
+    alphabet = ["a", "b c", "(", ")", "[", "]", ":", ":1.5)", ":0)", ": -2 )", "\\", "\\(", "\\]", "\\\\", " BREAK ",
+                "BREAK", ",", ":1.2.3", "0.5", " "]
+    checked = 0
+    for _ in range(4000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14)))
+        try:
+            expected = reference_attention(text)
+        except ValueError:
+            with pytest.raises(ValueError):
+                parse_prompt_attention(text)
+            continue
+        got = parse_prompt_attention(text)
+        assert got == expected, text
+        assert [type(w) for _, w in got] == [type(w) for _, w in expected], text   # int -1 stays int
+        checked += 1
+    assert checked > 3000
+
+
+@pytest.mark.parametrize("text", [
+    "(" * 10000 + "a" + ")" * 10000,
+    "[" * 10000 + "a" + "]" * 10000,
+    "(a" * 50000,                              # 50 000 unclosed brackets over 50 000 entries
+    "[a" * 50000,
+    "(a" * 33333 + ")" * 33333,                # every close rescales a long tail
+    "a BREAK " * 12500,
+    "".join(f"(a:1.{i:04d})" for i in range(10000)),
+    ": " * 50000,
+])
+def test_pathological_input_is_bounded(text):
+    start = time.perf_counter()
+    parse_prompt_attention(text)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_deep_nesting_value_matches_sequential_products():
+    # 30 nested parens: 1.1 multiplied 30 times in closing order, as a plain loop computes it
+    expected = 1.0
+    for _ in range(30):
+        expected *= 1.1
+    assert parse_prompt_attention("(" * 30 + "x" + ")" * 30) == [["x", expected]]
