@@ -16,6 +16,8 @@ Source: A1111 ``modules/sd_hijack_clip.py`` ``FrozenCLIPEmbedderWithCustomWordsB
 
 ``PromptChunk.fixes`` holds ``PromptChunkFix(offset, embedding)`` with ``offset`` counted before the BOS, exactly as
 A1111 (its ``EmbeddingsWithFixes`` writes the vectors at ``offset + 1``); the reserved slots hold token id 0.
+As in A1111, a comma backtrack moves tokens but not their fixes, so an embedding placed after the last comma of a
+full chunk keeps its fix in the emitted chunk (A1111 behaviour, kept for parity).
 """
 from collections import namedtuple
 from dataclasses import dataclass, field

@@ -80,3 +80,23 @@ def test_bad_input_is_a_clear_error():
         get_multicond_prompt_list("a AND b")
     with pytest.raises(ValueError, match="must be a string"):
         get_multicond_prompt_list([None])
+
+
+def test_text_normalisation_rules_and_ftfy_fallback(monkeypatch):
+    import sys
+    import warnings
+
+    from forgeline.prompt import text_normalize
+
+    # slow CLIPTokenizer: whitespace_clean(ftfy.fix_text(t)).lower()
+    assert text_normalize.a1111_clean_text("  A\tB\n\nC  ") == "a b c"
+    assert text_normalize.a1111_clean_text("“Hi” &amp; ﬁne") == '"hi" & fine'
+    monkeypatch.setattr(text_normalize, "_ftfy_checked", False)
+    monkeypatch.setattr(text_normalize, "_ftfy_fix_text", None)
+    monkeypatch.setitem(sys.modules, "ftfy", None)          # import ftfy now fails
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert text_normalize.a1111_clean_text("  A\tB ") == "a b"
+        assert text_normalize.a1111_clean_text("&amp;") == "&amp;"   # documented difference without ftfy
+    assert any("ftfy is not installed" in str(w.message) for w in caught)
+    assert not text_normalize.ftfy_available()
