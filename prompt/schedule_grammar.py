@@ -105,15 +105,17 @@ def parse_schedule_prompt(prompt):
 
     def give_up(frame):
         """``frame`` is not a construct: its constructs move up, its parent cannot be one either."""
-        pipes = [pos for pos, sep in frame.separators if sep == "|"]
-        if pipes:
-            raise ScheduleSyntaxError(
-                f"the '|' at character {pipes[0]} is not inside a valid [a|b] alternation, so A1111 cannot parse this "
-                "prompt and disables ALL prompt editing in it; escape it as \\| or fix the brackets around it",
-                pipes[0])
-        children_of_parent().extend(frame.children)
+        if frame.separators:
+            pipes = [pos for pos, sep in frame.separators if sep == "|"]
+            if pipes:
+                raise ScheduleSyntaxError(
+                    f"the '|' at character {pipes[0]} is not inside a valid [a|b] alternation, so A1111 cannot parse "
+                    "this prompt and disables ALL prompt editing in it; escape it as \\| or fix the brackets around it",
+                    pipes[0])
+            raw.update(pos for pos, _ in frame.separators)
+        if frame.children:
+            children_of_parent().extend(frame.children)
         raw.add(frame.start)
-        raw.update(pos for pos, _ in frame.separators)
         if frame.closed_at is not None:
             raw.add(frame.closed_at)
         if stack:

@@ -201,10 +201,10 @@ def test_bad_arguments_are_clear_errors():
     "([a:b:0.5]|" * 9000,
 ])
 def test_pathological_input_is_bounded(prompt):
-    start = time.perf_counter()
-    g(prompt, 20)
-    prompt_schedule_warnings(prompt)
-    assert time.perf_counter() - start < 2.0
+    for call in (lambda: g(prompt, 20), lambda: prompt_schedule_warnings(prompt)):
+        start = time.perf_counter()
+        call()
+        assert time.perf_counter() - start < 2.0
 
 
 def test_deeply_nested_schedules_resolve():
