@@ -1,12 +1,13 @@
 """Queue a ComfyUI workflow file from the command line, follow it live, save its images.
 
-    python scripts/forgeline_client.py WORKFLOW.json [--set NODE.INPUT=VALUE ...] [--server URL] [--out DIR]
+    python scripts/forgeline_client.py WORKFLOW.json [--set NODE.INPUT=VALUE ...] [--server URL] [--out DIR] [--quick]
 
 - ``WORKFLOW.json`` may be API format or UI (litegraph) format; UI files are converted with the server's
   ``/object_info`` (``workflow_convert.ui_to_api``), so the result is what the editor would queue.
 - ``--set`` overrides an input. ``NODE`` is a node id, a node title (``_meta.title``) or a class type that occurs
   once; ``VALUE`` is read as JSON when it parses (``20``, ``7.5``, ``true``, ``["4", 0]``), else as text.
 - Progress comes from the websocket (``progress`` messages) and is drawn as a bar on stderr.
+- ``--quick`` shrinks the run for CPU smoke tests (``quick_overrides``: 64×64, ≤ 3 steps) before ``--set``.
 - Images of the run are saved into ``--out`` (default ``out/``) under their server file names.
 - Exit status: 0 success; 1 when ComfyUI rejects the prompt (its validation error is printed readably, one line
   per node and input), when execution fails, or when the file/override is wrong; 2 for bad command-line usage.
@@ -66,6 +67,23 @@ def apply_overrides(prompt: dict, overrides: list[str]) -> dict:
     return prompt
 
 
+def quick_overrides(prompt: dict, size: int = 64, max_steps: int = 3) -> dict:
+    """Shrink a prompt for a smoke run on CPU stand-in models, in place: empty-latent width/height → ``size``,
+    every literal ``steps``/``hires_steps`` → at most ``max_steps`` (prompt-editing steps shrink with them, and a
+    hires_steps of 0 stays "same as the first pass"). Links and everything else are left as they are."""
+    for node in prompt.values():
+        inputs = node.get("inputs", {})
+        if "Latent" in node.get("class_type", "") and {"width", "height"} <= set(inputs):
+            for key in ("width", "height"):
+                if isinstance(inputs[key], int):
+                    inputs[key] = min(inputs[key], size)
+        for key in ("steps", "hires_steps"):
+            value = inputs.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value > max_steps:
+                inputs[key] = max_steps
+    return prompt
+
+
 def load_prompt(path: Path, client: ComfyClient) -> dict:
     """Read ``path`` and return an API-format prompt (UI files converted through the server's /object_info)."""
     try:
@@ -119,7 +137,7 @@ def save_images(client: ComfyClient, result, out_dir: Path) -> list[Path]:
 
 
 def run(workflow: Path, overrides=(), server: str = DEFAULT_SERVER, out: Path = Path("out"), stream=sys.stderr,
-        timeout: float = 1800.0) -> int:
+        timeout: float = 1800.0, quick: bool = False) -> int:
     """The CLI's work as a function (for tests): returns the exit status and prints to ``stream``."""
     client = ComfyClient(server, timeout=timeout)
     try:
@@ -129,7 +147,10 @@ def run(workflow: Path, overrides=(), server: str = DEFAULT_SERVER, out: Path = 
               file=stream)
         return 1
     try:
-        prompt = apply_overrides(load_prompt(Path(workflow), client), list(overrides))
+        prompt = load_prompt(Path(workflow), client)
+        if quick:
+            quick_overrides(prompt)
+        prompt = apply_overrides(prompt, list(overrides))
     except UsageError as exc:
         print(f"error: {exc}", file=stream)
         return 1
@@ -161,8 +182,10 @@ def main(argv=None) -> int:
                     help="override an input; NODE is an id, a title or a unique class type (repeatable)")
     ap.add_argument("--server", default=DEFAULT_SERVER, help=f"ComfyUI URL (default {DEFAULT_SERVER})")
     ap.add_argument("--out", type=Path, default=Path("out"), help="folder for the output images (default out/)")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: 64×64 latents and at most 3 steps (for CPU / stand-in models)")
     args = ap.parse_args(argv)
-    return run(args.workflow, args.overrides, args.server, args.out)
+    return run(args.workflow, args.overrides, args.server, args.out, quick=args.quick)
 
 
 if __name__ == "__main__":

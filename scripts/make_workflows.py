@@ -1,0 +1,219 @@
+"""Write the bundled UI workflows (``example_workflows/<Title>.json``) from the compact descriptions below.
+
+Each description is a function ``(g: UIGraph) -> None`` that adds nodes, links, a Note and groups; node shapes
+come from the server's ``/object_info`` (``workflow_ui.UIGraph``). A workflow whose Forgeline nodes are not on the
+server yet is skipped and listed. Defaults point at the stand-in models and fixture LoRAs so everything runs in
+``make demo`` / ``make test``; with real models only the checkpoint (and LoRA) combos need picking.
+
+    python scripts/make_workflows.py [--server URL]      # then: python scripts/workflow_convert.py --all
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workflow_convert import EXAMPLES, _object_info  # noqa: E402
+from workflow_ui import UIGraph  # noqa: E402
+
+SD15 = "forgeline_random_sd15_standin.safetensors"
+SDXL = "forgeline_random_sdxl_standin.safetensors"
+LORA = "forgeline_sd15_kohya.safetensors"
+LCM_LORA = "forgeline_sd15_lcm_lora.safetensors"
+STYLE_LORA = "forgeline_sd15_style_r16.safetensors"
+NEGATIVE = "lowres, bad anatomy, (blurry:1.2), watermark"
+
+
+def _base(g: UIGraph, ckpt=SD15, positive="", negative=NEGATIVE, steps=20, size=512, clip_from=None, row=0):
+    """Checkpoint → positive/negative A1111 Prompt Encode → Empty Latent (A1111 size); returns the nodes."""
+    loader = g.node("CheckpointLoaderSimple", (0, row), ckpt_name=ckpt)
+    clip = clip_from or loader["CLIP"]
+    pos = g.node("ForgelinePromptEncode", (1, row), title="Positive prompt", clip=clip, text=positive, steps=steps,
+                 width=size, height=size, target_width=size, target_height=size)
+    neg = g.node("ForgelinePromptEncode", (1, row + 7), title="Negative prompt", clip=clip, text=negative,
+                 negative=True, steps=steps, width=size, height=size, target_width=size, target_height=size)
+    latent = g.node("ForgelineEmptyLatent", (1, row + 14), width=size, height=size, batch_size=1)
+    return loader, pos, neg, latent
+
+
+def _decode_save(g: UIGraph, latent_out, vae_out, prefix, col=3, row=0):
+    dec = g.node("VAEDecode", (col, row), samples=latent_out, vae=vae_out)
+    save = g.node("SaveImage", (col + 1, row), images=dec[0], filename_prefix=prefix)
+    return dec, save
+
+
+def a1111_prompt(g: UIGraph):
+    text = ("a photo of a (red fox:1.2) in a [snowy forest:city street:0.5], detailed fur BREAK "
+            "soft evening light, [oil painting|watercolor] style")
+    loader, pos, neg, latent = _base(g, positive=text)
+    ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=1234, steps=20, cfg=7.0, sampler_name="forgeline_euler_a",
+                scheduler="normal", noise_source="a1111_gpu")
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_a1111_prompt")
+    g.note("A1111 prompt syntax, encoded exactly as A1111 does it.\n\n"
+           "• (word:1.2) / (word) / [word]: emphasis (Original mode = multiply, then restore the mean)\n"
+           "• BREAK: start a new 75-token chunk\n"
+           "• [a:b:0.5]: prompt editing, 'a' until half the steps, then 'b' (set the prompt node's steps to the "
+           "sampler's steps)\n• [a|b]: alternate every step\n\n"
+           "The editor colours the syntax under each prompt and marks errors inline. Sampler: Euler a, A1111 "
+           "'GPU' seed. Pick your checkpoint in Load Checkpoint.", (0, 5), size=(320, 330))
+    g.group("Prompts (A1111 syntax)", [pos, neg])
+
+
+def ays_dpmpp(g: UIGraph):
+    loader, pos, neg, latent = _base(g, positive="a lighthouse on a cliff at sunset, (dramatic sky:1.1)", steps=10)
+    ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=42, steps=10, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a",
+                scheduler="forgeline_ays", noise_source="a1111_gpu", ensd=0)
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_ays_dpmpp")
+    sig = g.node("ForgelineAYSSigmas", (2, 9), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
+    plot = g.node("ForgelineSchedulePreview", (3, 9), sigmas=sig[0], width=640, height=400)
+    g.node("PreviewImage", (4, 9), images=plot[0])
+    g.note("Align Your Steps (NVIDIA's 10-step SD1.5 schedule, log-linear resampled for other step counts) with "
+           "DPM++ 2S a, seeded like A1111 (noise_source a1111_gpu: the same initial and ancestral noise A1111 "
+           "draws on a GPU, reproduced on any device; ensd = 'Eta noise seed delta').\n\n"
+           "The lower row plots the AYS sigmas; the KSampler shows a live sigma preview too.", (0, 5),
+           size=(320, 260))
+    g.group("Schedule preview", [sig, plot])
+
+
+def scheduled_lora(g: UIGraph):
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    lora = g.node("ForgelineLoraLoader", (0, 4), model=loader["MODEL"], clip=loader["CLIP"], lora_name=LORA,
+                  strength_model=1.0, strength_clip=1.0, schedule="0@0,1@0.5", mode="loractl")
+    text = "portrait of a knight in ornate armor, (castle background:0.9)"
+    pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=lora["CLIP"], text=text, steps=20,
+                 width=512, height=512, target_width=512, target_height=512)
+    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=lora["CLIP"], text=NEGATIVE,
+                 negative=True, steps=20, width=512, height=512, target_width=512, target_height=512)
+    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    ks = g.node("ForgelineKSampler", (2, 0), model=lora["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=7, steps=20, cfg=7.0, sampler_name="forgeline_euler_a",
+                scheduler="forgeline_karras")
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_scheduled_lora")
+    g.note("LoRA strength that changes during sampling (sd-webui-loractl syntax): '0@0,1@0.5' ramps the UNet "
+           "weight from 0 at the start to 1 at half the steps. Positions ≤ 1 are fractions, larger ones steps; "
+           "'1:unet=0@0,1@1' gives text encoder and UNet separate values. mode loractl = A1111 timing (one-step "
+           "lag), exact = no lag. The curve under the loader previews the weight per step.\n\n"
+           "Pick your LoRA in lora_name; the stand-in uses a fixture LoRA.", (0, 12), size=(320, 300))
+    g.group("Scheduled LoRA", [lora])
+
+
+def lcm_style(g: UIGraph):
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    merge = g.node("ForgelineLCMLoraMerge", (0, 4), model=loader["MODEL"], clip=loader["CLIP"], lcm_lora=LCM_LORA,
+                   style_lora=STYLE_LORA, style_strength=0.8, lcm_strength=1.0, save_merged=False)
+    pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=merge["CLIP"],
+                 text="a cozy cabin in the woods, warm light", steps=4, width=512, height=512, target_width=512,
+                 target_height=512)
+    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=merge["CLIP"], text="",
+                 negative=True, steps=4, width=512, height=512, target_width=512, target_height=512)
+    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    ks = g.node("ForgelineKSampler", (2, 0), model=merge["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=99, steps=merge["steps"], cfg=merge["cfg"], sampler_name="lcm",
+                scheduler="sgm_uniform")
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_lcm_style")
+    g.note("LCM-LoRA + a style LoRA merged once into the model (θ + 0.8·τ_style + 1.0·τ_LCM, the LCM-LoRA "
+           "report's recipe), LCM sampling set, and the preset wired in: 4 steps, CFG 1 (linked from the merge "
+           "node), sampler lcm, scheduler sgm_uniform. save_merged bakes the result into a checkpoint.\n\n"
+           "Pick your LCM-LoRA and style LoRA in the merge node.", (0, 12), size=(320, 260))
+    g.group("LCM merge", [merge])
+
+
+def hires_fix(g: UIGraph):
+    loader, pos, neg, latent = _base(g, positive="a mountain village, (intricate details:1.1), morning fog")
+    common = dict(seed=2024, steps=20, cfg=7.0, sampler_name="forgeline_euler_a", scheduler="forgeline_karras")
+    ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], noise_source="a1111_gpu", **common)
+    hr = g.node("ForgelineHiResFix", (2, 9), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+                latent=ks[0], vae=loader["VAE"], upscaler="Latent", upscale_by=2.0, hires_steps=10, denoise=0.55,
+                noise_source="a1111_gpu", **common)
+    _decode_save(g, hr[0], loader["VAE"], "forgeline_hires_fix")
+    g.note("A1111 'Hires. fix' in one node: the first pass's latent is upscaled (here Latent ×2) and re-sampled "
+           "with hires steps 10 at denoising strength 0.55, i.e. the last 10 steps of an int(10/0.55)-step "
+           "schedule, with fresh noise from the first pass's seed, as A1111 does.\n\n"
+           "Keep seed/steps/CFG/sampler/scheduler equal in both nodes (they mirror A1111's txt2img tab).",
+           (0, 5), size=(320, 260))
+    g.group("First pass → hires pass", [ks, hr])
+
+
+def sdxl_refiner(g: UIGraph):
+    raise KeyError("ForgelineRefiner")  # replaced once the refiner node exists (issue 6)
+
+
+def migrate_a1111(g: UIGraph):
+    text = ("masterpiece, a (cyberpunk:1.2) street market at night, neon signs, rain BREAK "
+            "[crowded:empty:0.4] alleys <lora:forgeline_sd15_kohya:0.8> <lora:forgeline_sd15_style_r16:0:0@0,1@1>")
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt (A1111 paste)", clip=loader["CLIP"],
+                 text=text, steps=20, hires_steps=10, width=512, height=512, target_width=512, target_height=512)
+    tags = g.node("ForgelineApplyPromptLoras", (0, 7), model=loader["MODEL"], clip=loader["CLIP"],
+                  conditioning=pos[0], mode="loractl")
+    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
+                 negative=True, steps=20, hires_steps=10, width=512, height=512, target_width=512,
+                 target_height=512)
+    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    common = dict(seed=31337, steps=20, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a", scheduler="forgeline_karras",
+                  noise_source="a1111_gpu", ensd=31337)
+    ks = g.node("ForgelineKSampler", (2, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], **common)
+    hr = g.node("ForgelineHiResFix", (2, 9), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
+                vae=loader["VAE"], upscaler="Latent", upscale_by=1.5, hires_steps=10, denoise=0.5, **common)
+    _decode_save(g, hr[0], loader["VAE"], "forgeline_migrate_a1111")
+    g.note("Your A1111 txt2img settings, one node each:\n"
+           "• Prompt / Negative prompt → A1111 Prompt Encode (paste as is: weights, BREAK, [a:b:N], <lora:…>)\n"
+           "• <lora:…> tags → Apply Prompt LoRA Tags (loractl schedules like 0@0,1@1 work)\n"
+           "• Sampling method / Schedule type / steps / CFG / Seed → KSampler (A1111); Settings → 'Random number "
+           "generator source' = noise_source, 'Eta noise seed delta' = ensd\n"
+           "• Width / Height / Batch size → Empty Latent (A1111 size)\n"
+           "• Hires. fix → HiRes Fix (A1111)\n\n"
+           "The same seed and settings give A1111's image. Pick your checkpoint; LoRA names in the prompt are "
+           "looked up in models/loras (the editor autocompletes after '<lora:').", (0, 12), size=(340, 380))
+    g.group("A1111 txt2img tab", [pos, neg, latent, ks, hr])
+
+
+WORKFLOWS = {
+    "A1111 prompt (BREAK + editing)": a1111_prompt,
+    "AYS + DPM++ 2S a (A1111 seed)": ays_dpmpp,
+    "Scheduled LoRA": scheduled_lora,
+    "LCM-LoRA + style (4 steps)": lcm_style,
+    "HiRes Fix": hires_fix,
+    "SDXL base → refiner": sdxl_refiner,
+    "Migrate from A1111 (all-in-one)": migrate_a1111,
+}
+
+
+def build_all(object_info: dict, out_dir: Path = EXAMPLES) -> tuple[list[str], dict]:
+    """Write every workflow whose nodes exist; return (written titles, {skipped title: reason})."""
+    written, skipped = [], {}
+    for index, (title, describe) in enumerate(WORKFLOWS.items()):
+        g = UIGraph(object_info, workflow_id=f"00000000-0000-4000-8000-{index + 1:012d}")
+        try:
+            describe(g)
+        except KeyError as exc:
+            skipped[title] = f"node not available: {exc}"
+            continue
+        (out_dir / f"{title}.json").write_text(json.dumps(g.to_json(), indent=1, ensure_ascii=False) + "\n")
+        written.append(title)
+    return written, skipped
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--server", help="ComfyUI URL for /object_info (default: boot a stand-in server)")
+    args = ap.parse_args(argv)
+    info, stop = _object_info(args.server)
+    try:
+        written, skipped = build_all(info)
+    finally:
+        stop()
+    print(f"wrote {len(written)} workflow(s): {', '.join(written)}")
+    for title, why in skipped.items():
+        print(f"skipped {title!r}: {why}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
