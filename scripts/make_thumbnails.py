@@ -54,6 +54,19 @@ def make(client: ComfyClient, names=None) -> dict:
     return results
 
 
+def _copy_linked_loras(base: Path) -> None:
+    """Replace the base's linked LoRA files by copies (the pack's loader refuses LoRAs reached through a link that
+    leaves the loras folder; the fixtures are small)."""
+    import shutil
+
+    folder = base / "models" / "loras"
+    for link in folder.iterdir() if folder.exists() else ():
+        if link.is_symlink():
+            target = link.resolve()
+            link.unlink()
+            shutil.copyfile(target, link)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--server", help="ComfyUI URL (default: boot a stand-in server)")
@@ -67,7 +80,9 @@ def main(argv=None) -> int:
         from comfy_server import ComfyServer, ensure_fixture_models, prepare_base
 
         ensure_fixture_models(("sd15", "sdxl"))
-        server = ComfyServer(prepare_base(Path(tempfile.mkdtemp(prefix="forgeline_thumbs_")))).start()
+        base = prepare_base(Path(tempfile.mkdtemp(prefix="forgeline_thumbs_")))
+        _copy_linked_loras(base)
+        server = ComfyServer(base).start()
         url, stop = server.url, server.stop
     try:
         results = make(ComfyClient(url, timeout=1800), args.only)

@@ -1,0 +1,147 @@
+"""The bundled workflows and the editor extension in the real ComfyUI frontend (headless Chromium).
+
+References: the frontend itself — its node registry (``LiteGraph.registered_node_types``) for missing nodes, its
+own UI→API conversion (``app.graphToPrompt``) for the API twins, its console for errors (compared with the
+baseline the stock frontend logs on this host for an empty workflow) — and ComfyUI's sigma rule (n steps →
+n + 1 sigmas) for the schedule preview.
+"""
+import json
+import re
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "example_workflows"
+NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
+EMPTY = {"last_node_id": 0, "last_link_id": 0, "nodes": [], "links": [], "groups": [], "config": {}, "extra": {},
+         "version": 0.4}
+PROMPT_WF = "A1111 prompt (BREAK + editing)"
+
+
+def normalise(message):
+    """Console lines without volatile parts (URLs, line:column), so a repeated stock error compares equal."""
+    return re.sub(r"https?://\S+|:\d+:\d+", "", message.split("\n")[0]).strip()
+
+
+def load(editor, name):
+    return editor.js("""async (url) => {
+        const res = await fetch(url);
+        if (!res.ok) return {error: res.status};
+        await window.app.loadGraphData(await res.json());
+        const missing = window.app.graph.nodes
+            .filter(n => !(n.type in LiteGraph.registered_node_types)).map(n => n.type);
+        return {count: window.app.graph.nodes.length, missing};
+    }""", f"/api/workflow_templates/forgeline/{quote(name)}.json")
+
+
+@pytest.fixture(scope="module")
+def baseline(editor):
+    """Console errors of the stock frontend on this host: page start-up plus loading an empty workflow."""
+    editor.js("async (wf) => { await window.app.loadGraphData(wf); }", EMPTY)
+    editor.page.wait_for_timeout(1500)
+    return {normalise(e) for e in editor.errors()}
+
+
+def test_template_route_lists_every_bundled_workflow(browser_server):
+    listed = requests.get(f"{browser_server.url}/workflow_templates", timeout=30).json().get("forgeline", [])
+    assert sorted(listed) == NAMES
+    for name in NAMES:
+        thumb = requests.get(f"{browser_server.url}/api/workflow_templates/forgeline/{quote(name)}.jpg", timeout=30)
+        assert thumb.status_code == 200 and thumb.content[:3] == b"\xff\xd8\xff", f"{name}.jpg missing or not JPEG"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_opens_with_no_missing_nodes_and_no_new_errors(editor, baseline, name):
+    editor.mark()
+    result = load(editor, name)
+    editor.page.wait_for_timeout(1500)
+    editor.screenshot(f"workflow_{name}")
+    assert result.get("missing") == [], result
+    ui = json.loads((EXAMPLES / f"{name}.json").read_text())
+    assert result["count"] == len(ui["nodes"])
+    new = {normalise(e) for e in editor.errors()} - baseline
+    assert not new, f"console errors beyond the stock baseline: {sorted(new)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_api_twin_equals_the_frontends_own_conversion(editor, name):
+    load(editor, name)
+    frontend = editor.js("async () => (await window.app.graphToPrompt()).output")
+    twin = json.loads((EXAMPLES / "api" / f"{name}.json").read_text())
+    strip = lambda p: {k: {"class_type": v["class_type"], "inputs": v["inputs"]} for k, v in p.items()}  # noqa: E731
+    assert strip(frontend) == strip(twin)
+
+
+def _text_area(editor, node_id, widget="text"):
+    """Tag the textarea of a node's text widget with an id and return a CSS selector for it."""
+    editor.js("""([id, name]) => {
+        const node = window.app.graph.getNodeById(id);
+        const w = node.widgets.find(w => w.name === name);
+        (w.element ?? w.inputEl).id = `fl-test-${id}-${name}`;
+    }""", [node_id, widget])
+    return f"#fl-test-{node_id}-{widget}"
+
+
+def _positive_node(editor):
+    return editor.js("() => window.app.graph.nodes.find(n => n.type === 'ForgelinePromptEncode' && "
+                     "!n.widgets.find(w => w.name === 'negative').value).id")
+
+
+def test_prompt_error_shows_an_inline_marker(editor):
+    load(editor, PROMPT_WF)
+    node_id = _positive_node(editor)
+    area = _text_area(editor, node_id)
+    editor.page.fill(area, "a (red fox:1.2.3) BREAK [forest:city:0.5]")
+    marker = editor.page.wait_for_selector(".forgeline-lint .forgeline-diag-error", timeout=20_000)
+    assert marker.inner_text() == ":1.2.3)"
+    assert "forgeline-prompt-error" in editor.page.get_attribute(area, "class")
+    editor.screenshot("prompt_error_marker")
+    editor.page.fill(area, "a (red fox:1.2) BREAK [forest:city:0.5]")
+    editor.page.wait_for_function("() => !document.querySelector('.forgeline-lint .forgeline-diag-error')",
+                                  timeout=20_000)
+    assert editor.page.query_selector(".forgeline-lint .fl-break").inner_text() == "BREAK"
+
+
+def test_lora_autocomplete_offers_server_loras(editor, browser_server):
+    loras = requests.get(f"{browser_server.url}/models/loras", timeout=30).json()
+    wanted = next(n for n in loras if n.startswith("forgeline_sd15_kohya."))
+    load(editor, PROMPT_WF)
+    area = _text_area(editor, _positive_node(editor))
+    editor.page.fill(area, "")
+    editor.page.focus(area)
+    editor.page.keyboard.type("a cat <lora:forgeline_sd15_koh")
+    popup = editor.page.wait_for_selector(".forgeline-autocomplete", timeout=20_000)
+    assert "forgeline_sd15_kohya" in popup.inner_text().split("\n")
+    editor.page.keyboard.press("Enter")
+    assert editor.page.input_value(area) == f"a cat <lora:{wanted.rsplit('.', 1)[0]}:1>"
+
+
+def test_sigma_preview_follows_the_steps_widget(editor):
+    load(editor, PROMPT_WF)
+    sel = ".forgeline-curve[data-forgeline-preview='sigmas']"
+    editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '21'", timeout=20_000)
+    editor.js("() => { const n = window.app.graph.nodes.find(n => n.type === 'ForgelineKSampler');"
+              " n.widgets.find(w => w.name === 'steps').value = 7; }")
+    editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '8'", timeout=20_000)
+
+
+def test_queue_from_the_ui_shows_the_image(editor):
+    load(editor, PROMPT_WF)
+    save_id = editor.js("""() => {
+        const g = window.app.graph;
+        const set = (type, name, value) => g.nodes.filter(n => n.type === type)
+            .forEach(n => { n.widgets.find(w => w.name === name).value = value; });
+        set('ForgelineEmptyLatent', 'width', 64); set('ForgelineEmptyLatent', 'height', 64);
+        set('ForgelineKSampler', 'steps', 2); set('ForgelinePromptEncode', 'steps', 2);
+        return g.nodes.find(n => n.type === 'SaveImage').id;
+    }""")
+    editor.js("async () => { await window.app.queuePrompt(0, 1); }")
+    editor.page.wait_for_function(
+        "(id) => (window.app.nodeOutputs?.[String(id)]?.images?.length ?? 0) > 0", arg=save_id, timeout=600_000)
+    editor.page.wait_for_timeout(1000)
+    editor.screenshot("queued_from_ui")
+    image = editor.js("(id) => window.app.nodeOutputs[String(id)].images[0]", save_id)
+    assert image["filename"].startswith("forgeline_a1111_prompt") and image["type"] == "output"
