@@ -32,9 +32,9 @@ def _base(g: UIGraph, ckpt=SD15, positive="", negative=NEGATIVE, steps=20, size=
     clip = clip_from or loader["CLIP"]
     pos = g.node("ForgelinePromptEncode", (1, row), title="Positive prompt", clip=clip, text=positive, steps=steps,
                  width=size, height=size, target_width=size, target_height=size)
-    neg = g.node("ForgelinePromptEncode", (1, row + 7), title="Negative prompt", clip=clip, text=negative,
+    neg = g.node("ForgelinePromptEncode", (1, row + 10), title="Negative prompt", clip=clip, text=negative,
                  negative=True, steps=steps, width=size, height=size, target_width=size, target_height=size)
-    latent = g.node("ForgelineEmptyLatent", (1, row + 14), width=size, height=size, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, row + 20), width=size, height=size, batch_size=1)
     return loader, pos, neg, latent
 
 
@@ -68,9 +68,9 @@ def ays_dpmpp(g: UIGraph):
                 latent_image=latent[0], seed=42, steps=10, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a",
                 scheduler="forgeline_ays", noise_source="a1111_gpu", ensd=0)
     _decode_save(g, ks[0], loader["VAE"], "forgeline_ays_dpmpp")
-    sig = g.node("ForgelineAYSSigmas", (2, 9), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
-    plot = g.node("ForgelineSchedulePreview", (3, 9), sigmas=sig[0], width=640, height=400)
-    g.node("PreviewImage", (4, 9), images=plot[0])
+    sig = g.node("ForgelineAYSSigmas", (2, 10), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
+    plot = g.node("ForgelineSchedulePreview", (3, 10), sigmas=sig[0], width=640, height=400)
+    g.node("PreviewImage", (4, 10), images=plot[0])
     g.note("Align Your Steps (NVIDIA's 10-step SD1.5 schedule, log-linear resampled for other step counts) with "
            "DPM++ 2S a, seeded like A1111 (noise_source a1111_gpu: the same initial and ancestral noise A1111 "
            "draws on a GPU, reproduced on any device; ensd = 'Eta noise seed delta').\n\n"
@@ -86,9 +86,9 @@ def scheduled_lora(g: UIGraph):
     text = "portrait of a knight in ornate armor, (castle background:0.9)"
     pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=lora["CLIP"], text=text, steps=20,
                  width=512, height=512, target_width=512, target_height=512)
-    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=lora["CLIP"], text=NEGATIVE,
+    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=lora["CLIP"], text=NEGATIVE,
                  negative=True, steps=20, width=512, height=512, target_width=512, target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (2, 0), model=lora["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=7, steps=20, cfg=7.0, sampler_name="forgeline_euler_a",
                 scheduler="forgeline_karras")
@@ -108,9 +108,9 @@ def lcm_style(g: UIGraph):
     pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=merge["CLIP"],
                  text="a cozy cabin in the woods, warm light", steps=4, width=512, height=512, target_width=512,
                  target_height=512)
-    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=merge["CLIP"], text="",
+    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=merge["CLIP"], text="",
                  negative=True, steps=4, width=512, height=512, target_width=512, target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (2, 0), model=merge["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=99, steps=merge["steps"], cfg=merge["cfg"], sampler_name="lcm",
                 scheduler="sgm_uniform")
@@ -127,7 +127,7 @@ def hires_fix(g: UIGraph):
     common = dict(seed=2024, steps=20, cfg=7.0, sampler_name="forgeline_euler_a", scheduler="forgeline_karras")
     ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], noise_source="a1111_gpu", **common)
-    hr = g.node("ForgelineHiResFix", (2, 9), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+    hr = g.node("ForgelineHiResFix", (2, 10), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent=ks[0], vae=loader["VAE"], upscaler="Latent", upscale_by=2.0, hires_steps=10, denoise=0.55,
                 noise_source="a1111_gpu", **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_hires_fix")
@@ -151,15 +151,15 @@ def migrate_a1111(g: UIGraph):
                  text=text, steps=20, hires_steps=10, width=512, height=512, target_width=512, target_height=512)
     tags = g.node("ForgelineApplyPromptLoras", (0, 7), model=loader["MODEL"], clip=loader["CLIP"],
                   conditioning=pos[0], mode="loractl")
-    neg = g.node("ForgelinePromptEncode", (1, 7), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
+    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
                  negative=True, steps=20, hires_steps=10, width=512, height=512, target_width=512,
                  target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 14), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
     common = dict(seed=31337, steps=20, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a", scheduler="forgeline_karras",
                   noise_source="a1111_gpu", ensd=31337)
     ks = g.node("ForgelineKSampler", (2, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], **common)
-    hr = g.node("ForgelineHiResFix", (2, 9), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
+    hr = g.node("ForgelineHiResFix", (2, 10), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
                 vae=loader["VAE"], upscaler="Latent", upscale_by=1.5, hires_steps=10, denoise=0.5, **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_migrate_a1111")
     g.note("Your A1111 txt2img settings, one node each:\n"
@@ -170,7 +170,7 @@ def migrate_a1111(g: UIGraph):
            "• Width / Height / Batch size → Empty Latent (A1111 size)\n"
            "• Hires. fix → HiRes Fix (A1111)\n\n"
            "The same seed and settings give A1111's image. Pick your checkpoint; LoRA names in the prompt are "
-           "looked up in models/loras (the editor autocompletes after '<lora:').", (0, 12), size=(340, 380))
+           "looked up in models/loras (the editor autocompletes after '<lora:').", (0, 14), size=(340, 380))
     g.group("A1111 txt2img tab", [pos, neg, latent, ks, hr])
 
 
