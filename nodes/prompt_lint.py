@@ -38,16 +38,20 @@ def _blank(text: str, start: int, end: int) -> str:
     return text[:start] + " " * (end - start) + text[end:]
 
 
-def lint_prompt(text: str, steps: int = 20, known_loras=None) -> dict:
-    """Tokens and diagnostics for ``text`` (see the module docstring); ``known_loras`` enables unknown-name warnings."""
+def lint_prompt(text: str, steps: int = 20, known_loras=None, and_split: bool = True) -> dict:
+    """Tokens and diagnostics for ``text`` (see the module docstring); ``known_loras`` enables unknown-name warnings.
+
+    ``and_split=False`` for a negative prompt: A1111 encodes it as one text, so ``AND`` and a trailing ``:NUM``
+    are plain words there."""
     if not isinstance(text, str):
         raise ValueError(f"lint_prompt needs the prompt text, got {type(text).__name__}")
     steps = max(1, int(steps))
     tokens, diags = [], []
     masked = _lint_loras(text, tokens, diags, known_loras)
-    for part_start, part_end in _and_parts(masked, tokens):
+    for part_start, part_end in (_and_parts(masked, tokens) if and_split else [(0, len(masked))]):
         part = masked[part_start:part_end]
-        part = part[:len(split_weight(part)[0])]
+        if and_split:
+            part = part[:len(split_weight(part)[0])]
         if not part.strip():
             continue
         edited = _lint_editing(part, part_start, steps, tokens, diags)

@@ -1,7 +1,8 @@
 """HTTP routes the editor extension (``web/js``) calls, so the browser shows what the Python code will do.
 
-- ``POST /forgeline/parse`` ``{"text", "steps"?}`` → ``prompt_lint.lint_prompt`` (tokens + diagnostics, with
-  warnings for LoRA names missing from ``models/loras``).
+- ``POST /forgeline/parse`` ``{"text", "steps"?, "and_split"?}`` → ``prompt_lint.lint_prompt`` (tokens +
+  diagnostics, with warnings for LoRA names missing from ``models/loras``; ``and_split`` false for a negative
+  prompt, which A1111 encodes as one text).
 - ``POST /forgeline/sigmas`` ``{"scheduler", "steps", "denoise"?, "family"?}`` → ``{"sigmas": [...]}``: ComfyUI's own
   ``comfy.samplers.calculate_sigmas`` on the default discrete (SD1.x/SDXL, ``scaled_linear`` β 0.00085→0.012)
   model sampling, so every scheduler in the dropdown — core or registered by this pack — previews exactly; a
@@ -35,7 +36,10 @@ def parse_route(body: dict, known_loras=None) -> dict:
     text = body.get("text")
     if not isinstance(text, str):
         raise ValueError("'text' must be the prompt string")
-    return lint_prompt(text, _int(body, "steps", 20), known_loras)
+    and_split = body.get("and_split", True)
+    if not isinstance(and_split, bool):
+        raise ValueError(f"'and_split' must be true or false, got {and_split!r}")
+    return lint_prompt(text, _int(body, "steps", 20), known_loras, and_split=and_split)
 
 
 def sigmas_route(body: dict) -> dict:

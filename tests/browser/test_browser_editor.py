@@ -31,6 +31,7 @@ def load(editor, name):
         const res = await fetch(url);
         if (!res.ok) return {error: res.status};
         await window.app.loadGraphData(await res.json());
+        try { await window.app.extensionManager.command.execute("Comfy.Canvas.FitView"); } catch (e) { /* older UI */ }
         const missing = window.app.graph.nodes
             .filter(n => !(n.type in LiteGraph.registered_node_types)).map(n => n.type);
         return {count: window.app.graph.nodes.length, missing};
@@ -126,6 +127,13 @@ def test_sigma_preview_follows_the_steps_widget(editor):
     editor.js("() => { const n = window.app.graph.nodes.find(n => n.type === 'ForgelineKSampler');"
               " n.widgets.find(w => w.name === 'steps').value = 7; }")
     editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '8'", timeout=20_000)
+
+
+def test_lora_curve_preview_on_the_loader(editor):
+    load(editor, "Scheduled LoRA")
+    sel = ".forgeline-curve[data-forgeline-preview='lora_curve']"
+    editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '20'", timeout=20_000)
+    editor.screenshot("lora_curve_preview")
 
 
 def test_queue_from_the_ui_shows_the_image(editor):

@@ -120,3 +120,10 @@ def test_unknown_lora_name_warns_only_with_a_known_list():
 def test_bad_input_is_a_clear_error():
     with pytest.raises(ValueError, match="prompt text"):
         lint_prompt(None)
+
+
+def test_negative_prompt_has_no_and_split():
+    # A1111 encodes the negative prompt as one text: "AND" is a word and ":0.5" stays text, not a part weight.
+    text = "blurry AND ugly:0.5"
+    assert [t["kind"] for t in lint_prompt(text)["tokens"]] == ["and"]
+    assert lint_prompt(text, and_split=False)["tokens"] == []

@@ -87,7 +87,7 @@ app.registerExtension({
           }), "#4fd1c5");
       }
       for (const w of [...(node.widgets ?? [])]) {
-        if (!/(^|_)schedule$/.test(w.name) || typeof w.value !== "string") continue;
+        if (!/(^|_)schedule(_\d+)?$/.test(w.name) || typeof w.value !== "string") continue;
         addStyle();
         const watched = [w.name, ...["steps", "mode"].filter((n) => findWidget(node, n))];
         attachPreview(node, "lora_curve", watched,

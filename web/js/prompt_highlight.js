@@ -51,9 +51,11 @@ function attachLint(node, inputName) {
   panel.dataset.forgelineInput = inputName;
   addPanelWidget(node, `${inputName}_syntax`, panel, 60);
   let requestId = 0;
-  const update = debounce(async (text, steps) => {
+  const update = debounce(async (text, steps, negative) => {
     const id = ++requestId;
-    const result = await postJson("/forgeline/parse", { text: text ?? "", steps: Number.isInteger(steps) ? steps : 20 });
+    const result = await postJson("/forgeline/parse", {
+      text: text ?? "", steps: Number.isInteger(steps) ? steps : 20, and_split: negative !== true,
+    });
     if (id !== requestId) return; // a newer edit is on its way
     if (result?.error) {
       panel.innerHTML = `<div class="fl-msg-error">✖ ${escapeHtml(result.error)}</div>`;
@@ -68,8 +70,9 @@ function attachLint(node, inputName) {
       element.title = hasError ? result.diagnostics.find((d) => d.severity === "error").message : "";
     }
   }, 200);
-  const names = [inputName, ...(findWidget(node, "steps") ? ["steps"] : [])];
-  const check = watchWidgets(node, names, (v) => update(v[inputName], v.steps));
+  // steps: prompt-editing numbers; negative: A1111 encodes the negative prompt as one text (no AND split).
+  const names = [inputName, ...["steps", "negative"].filter((n) => findWidget(node, n))];
+  const check = watchWidgets(node, names, (v) => update(v[inputName], v.steps, v.negative));
   // Typing fires the check at once instead of waiting for the next poll.
   (textWidget.element ?? textWidget.inputEl)?.addEventListener?.("input", () => setTimeout(check, 0));
 }
