@@ -140,7 +140,26 @@ def hires_fix(g: UIGraph):
 
 
 def sdxl_refiner(g: UIGraph):
-    raise KeyError("ForgelineRefiner")  # replaced once the refiner node exists (issue 6)
+    text = "a red sports car on a coastal road, (golden hour:1.1), photo"
+    base, pos, neg, latent = _base(g, ckpt=SDXL, positive=text, steps=25, size=1024)
+    refiner = g.node("CheckpointLoaderSimple", (0, 24), title="Load Refiner", ckpt_name=SDXL)
+    rpos = g.node("ForgelinePromptEncode", (1, 30), title="Refiner positive", clip=refiner["CLIP"], text=text,
+                  steps=25, width=1024, height=1024, target_width=1024, target_height=1024)
+    rneg = g.node("ForgelinePromptEncode", (1, 40), title="Refiner negative", clip=refiner["CLIP"], text=NEGATIVE,
+                  negative=True, steps=25, width=1024, height=1024, target_width=1024, target_height=1024)
+    ref = g.node("ForgelineRefiner", (2, 0), base_model=base["MODEL"], base_positive=pos[0], base_negative=neg[0],
+                 refiner_model=refiner["MODEL"], refiner_positive=rpos[0], refiner_negative=rneg[0],
+                 latent_image=latent[0], seed=5, steps=25, cfg=7.0, sampler_name="forgeline_euler_a",
+                 scheduler="forgeline_karras", switch_at=0.8, switch_by="timestep")
+    _decode_save(g, ref[0], base["VAE"], "forgeline_sdxl_refiner")
+    g.note("SDXL base → refiner as A1111 runs it: ONE schedule of 25 steps, the base samples until 'Switch at' "
+           "0.8 (by model timestep, A1111's default), then the refiner continues from the leftover noise with "
+           "the same ancestral noise stream (no hidden seed 0).\n\n"
+           "Pick your SDXL base in Load Checkpoint and the SDXL refiner in Load Refiner; the refiner prompts are "
+           "encoded with the refiner's own CLIP. (The stand-in demo uses the base for both.)", (0, 5),
+           size=(320, 280))
+    g.group("Base prompts", [pos, neg])
+    g.group("Refiner", [refiner, rpos, rneg], color="#8A8")
 
 
 def migrate_a1111(g: UIGraph):
