@@ -92,7 +92,7 @@ def draw(series, steps, hr_steps=0, width=768, height=384):
                     d.line([a, mid], fill=color, width=1)
             for p in pts:
                 d.ellipse([p[0] - 2, p[1] - 2, p[0] + 2, p[1] + 2], fill=color)
-        d.text((left + 8, top + 4 + 14 * n), f"{label}: unet ─ / te - -", fill=color)
+        d.text((left + 8, top + 4 + 14 * n), f"{label}: unet solid, te dashed", fill=color)
     return np.asarray(img)
 
 

@@ -1,0 +1,204 @@
+"""LoRA engine inside ComfyUI 0.3.75 on the SD1.5 stand-in: merged weights vs a float64 re-derivation of each
+format's formula, bypass == merge, bit-exact restore after every run (also when sampling raises), a 30-step ramp
+equal to from-pristine re-merges, and per-step weights equal to loractl's (lagged) values."""
+import math
+
+import pytest
+import torch
+
+import comfy.lora
+import comfy.sample
+import comfy.sd
+
+from forgeline.nodes import lora_loader as ll
+from forgeline.nodes import lora_schedule as ls
+from forgeline.nodes import sampling_context as sc
+
+FORMATS = ["kohya", "kohya_tucker", "diffusers", "diffusers_old", "peft", "peft_bare", "peft_base_model", "peft_dora",
+           "loha", "lokr", "lokr_full", "ia3", "ia3_in", "dora", "dora_in", "diff"]
+
+
+@pytest.fixture(scope="module")
+def sd15():
+    import folder_paths
+    from forgeline.scripts.comfy_server import MODELS_CACHE
+    from forgeline.tests.fixtures.fixture_loras import ensure_loras
+    from forgeline.tests.fixtures.models import ensure_checkpoint
+
+    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
+    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
+    model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
+    return model, clip
+
+
+# -- float64 re-derivation of the published formulas (notes lora.md §1.1-§1.5, LyCORIS / PEFT DoRA) -------------
+def _cp(t, wb, wa):
+    return torch.einsum("ijhw,jr,ip->prhw", t, wb, wa)
+
+
+def ref_update(adapter, w):
+    """Strength-1 update U(W) in float64: W' = W + λ·U."""
+    t = {k: v.double() for k, v in adapter.tensors.items()}
+    shape = w.shape
+    if adapter.kind == "ia3":
+        axis = 1 if adapter.on_input else 0
+        view = [1] * w.dim()
+        view[axis] = -1
+        return w * t["w"].reshape(view)
+    if adapter.kind == "lora":
+        up, down = t["up"].flatten(1), t["down"]
+        rank = down.shape[0]
+        if "mid" in t:
+            delta = torch.einsum("oa,abhw,bi->oihw", up, t["mid"], down.flatten(1))
+        else:
+            delta = up @ down.flatten(1)
+    elif adapter.kind == "loha":
+        rank = t["w1b"].shape[0]
+        delta = (t["w1a"] @ t["w1b"]) * (t["w2a"] @ t["w2b"])
+    elif adapter.kind == "lokr":
+        w1 = t["w1"] if "w1" in t else t["w1a"] @ t["w1b"]
+        w2 = t["w2"] if "w2" in t else t["w2a"] @ t["w2b"]
+        rank = t["w2b"].shape[0] if "w2b" in t else None
+        if w2.dim() == 4:
+            w1 = w1[:, :, None, None]
+        delta = torch.kron(w1, w2)
+    else:
+        rank, delta = None, t["diff"]
+    scale = adapter.alpha / rank if (adapter.alpha is not None and rank) else 1.0
+    delta = delta.reshape(shape) * scale
+    if adapter.dora_scale is None:
+        return delta
+    wc = w + delta
+    m = adapter.dora_scale.double()
+    if m.numel() == shape[0] and not (m.dim() > 1 and m.shape[0] == 1):
+        norm = wc.reshape(shape[0], -1).norm(dim=1).reshape([-1] + [1] * (w.dim() - 1))
+        mag = m.reshape(norm.shape)
+    else:
+        norm = wc.transpose(0, 1).reshape(shape[1], -1).norm(dim=1).reshape([1, -1] + [1] * (w.dim() - 2))
+        mag = m.reshape(norm.shape)
+    return wc * (mag / norm) - w
+
+
+def _weights(patcher):
+    return {k: v for k, v in patcher.model.state_dict().items()}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_static_merge_equals_float64_reference(sd15, fmt):
+    model, clip = sd15
+    m, c, applied = ll.apply_loras(model, clip, [ll.LoraRequest(f"forgeline_sd15_{fmt}", 0.7, 0.6)])
+    loaded = ll.load_for(applied[0].path, ll.model_targets(model, clip))
+    assert len(loaded.report.unmatched) == 0, loaded.report.summary()
+    checked = 0
+    for patcher, strength in ((m, 0.7), (c.patcher, 0.6)):
+        weights = _weights(patcher)
+        for key, patches in patcher.patches.items():
+            w = weights[key]
+            out = comfy.lora.calculate_weight(patches, w.to(torch.float32, copy=True), key)
+            ref = w.double() + strength * sum(ref_update(a, w.double()) for a in loaded.by_target[key])
+            scale = ref.abs().max().item()
+            assert torch.allclose(out.double(), ref, rtol=1e-5, atol=1e-5 * scale), (fmt, key)
+            assert not torch.equal(out.double(), w.double()), (fmt, key)   # the LoRA did something
+            checked += 1
+    assert checked == len(loaded.by_target)
+
+
+def test_diffusers_and_peft_attention_keys_are_patched(sd15):
+    """ComfyUI 0.3.75 drops these (#9753); ours maps every module to its attention weight."""
+    model, clip = sd15
+    for fmt in ("diffusers", "peft", "peft_bare", "peft_base_model"):
+        m, _, _ = ll.apply_loras(model, None, [ll.LoraRequest(f"forgeline_sd15_{fmt}")])
+        assert any(".attn1.to_q.weight" in k or ".attn1.to_out.0.weight" in k for k in m.patches), fmt
+
+
+def _sample(m, clip, steps=4, sampler="euler", seed=3, cfg=5.0):
+    cond = clip.encode_from_tokens_scheduled(clip.tokenize("a cat"))
+    uncond = clip.encode_from_tokens_scheduled(clip.tokenize(""))
+    latent = torch.zeros(1, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, seed)
+    return comfy.sample.sample(m, noise, steps, cfg, sampler, "karras", cond, uncond, latent, seed=seed)
+
+
+def _scheduled(model, clip, schedule="0@0,1@1", mode="loractl", path=None, name="forgeline_sd15_style_r16"):
+    m, c, _ = ll.apply_loras(model, clip, [ll.LoraRequest(name, 1.0, 1.0, schedule, "", mode)])
+    ls.set_force_path(m, path)
+    return m, c
+
+
+def test_bypass_equals_merge(sd15):
+    model, clip = sd15
+    outs = {}
+    for path in ("merge", "bypass"):
+        m, c = _scheduled(model, clip, "0.3@0,1@1", path=path)
+        outs[path] = _sample(m, c, steps=4)
+    scale = outs["merge"].abs().max().item()
+    assert torch.allclose(outs["bypass"], outs["merge"], rtol=1e-4, atol=1e-4 * scale)
+    m, c = _scheduled(model, clip, "0@0,0@1", path="merge")   # zero strength throughout: LoRA has no effect
+    base = _sample(model, c, steps=4)
+    assert not torch.allclose(outs["merge"], base, atol=1e-3 * scale)
+
+
+@pytest.mark.parametrize("path", ["merge", "bypass", None])
+def test_weights_bit_identical_after_run_and_after_exception(sd15, path):
+    model, clip = sd15
+    before = {k: v.clone() for k, v in _weights(model).items()}
+    m, c = _scheduled(model, clip, path=path)
+    _sample(m, c, steps=3)
+    after = _weights(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+    calls = []
+
+    def boom(ctx, mo):
+        calls.append(ctx.call_index)
+        if ctx.call_index == 2:
+            raise RuntimeError("interrupted mid-run")
+
+    sc.on_call(m, "zz_boom", boom)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _sample(m, c, steps=5)
+    assert calls == [0, 1, 2]
+    after = _weights(model)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_30_step_ramp_equals_from_pristine_remerges(sd15):
+    model, clip = sd15
+    key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
+    w0 = _weights(model)[key].clone()
+    m, c = _scheduled(model, clip, "0@0,1@1", mode="exact", path="merge")
+    adapter = ll.load_for(ll.resolve("forgeline_sd15_style_r16"), ll.model_targets(model, clip)).by_target[key][0]
+    delta = ref_update(adapter, w0.double())
+    seen = []
+
+    def probe(ctx, mo):
+        engine = mo["transformer_options"][ls.ENGINE][0]
+        seen.append((ctx.step, engine.weights[key].detach().clone()))
+
+    sc.on_call(m, "zz_probe", probe)
+    _sample(m, c, steps=30, sampler="euler")
+    assert [s for s, _ in seen] == list(range(30))
+    for i, live in seen:
+        ref = w0.double() + (i / 29) * delta           # exact mode: step i of 30 sits at i/(N-1)
+        assert torch.allclose(live.double(), ref, rtol=0, atol=4 * torch.finfo(torch.float32).eps * ref.abs().max())
+    assert torch.equal(_weights(model)[key], w0)
+
+
+@pytest.mark.parametrize("schedule,steps,mode,expected", [
+    # loractl: the call at sampler step i reads sampling_step max(i-1, 0); x = s/(steps-2) (hand-derived)
+    ("0@0,1@1", 6, "loractl", [0, 0, 0.25, 0.5, 0.75, 1.0]),
+    ("1@0,0@0.5", 6, "loractl", [1, 1, 0.5, 0, 0, 0]),
+    ("0@0,1@4", 6, "loractl", [0, 0, 0.25, 0.5, 0.75, 1.0]),     # absolute positions: x = sampling_step
+    ("0.5", 4, "loractl", [0.5] * 4),                          # plain number: no schedule, static patch
+    ("0@0,1@1", 6, "exact", [0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+])
+def test_per_step_weights_follow_loractl(sd15, schedule, steps, mode, expected):
+    model, clip = sd15
+    m, c = _scheduled(model, clip, schedule, mode=mode, name="forgeline_sd15_kohya")
+    seen = []
+    sc.on_call(m, "zz_probe", lambda ctx, mo: seen.append(ctx.extra.get("lora_weights", [[None]])[-1][0]))
+    _sample(m, c, steps=steps, sampler="euler_ancestral")
+    if "@" not in schedule:
+        assert seen == [None] * steps and m.patches   # constant → ComfyUI patches, no engine
+        return
+    assert all(math.isclose(a, b, abs_tol=1e-12) for a, b in zip(seen, expected)) and len(seen) == steps
