@@ -60,9 +60,16 @@ class UIGraph:
         col, row = pos
         return [round(col * COLUMN), round(row * ROW)]
 
-    def _size(self, info: dict, inputs: list, widgets: int, multiline: int) -> list:
+    def _size(self, class_type: str, info: dict, inputs: list, layout: list, multiline: int) -> list:
+        """Roughly the height the frontend gives the node, plus the Forgeline extension's panels (prompt syntax
+        under each multiline text, a sigma plot with scheduler+steps, a curve per LoRA schedule)."""
         slots = max(len(inputs), len(info.get("output") or []))
-        return [NODE_WIDTH, 30 + 22 * slots + 26 * widgets + 90 * multiline]
+        height = 30 + 22 * slots + 26 * len(layout) + 100 * multiline
+        if class_type.startswith("Forgeline"):
+            names = {name for name, _ in layout}
+            height += 70 * multiline + 120 * ({"scheduler", "steps"} <= names)
+            height += 120 * sum(1 for n in names if n == "schedule" or n.rsplit("_", 1)[0].endswith("schedule"))
+        return [NODE_WIDTH, height]
 
     # --- nodes -----------------------------------------------------------------------------------------------
     def node(self, class_type: str, pos, title: str | None = None, **values) -> UINode:
@@ -99,7 +106,7 @@ class UIGraph:
         outputs = [{"name": n, "type": t, "links": [], "slot_index": i}
                    for i, (n, t) in enumerate(zip(info.get("output_name") or [], info.get("output") or []))]
         data = {"id": node_id, "type": class_type, "pos": self._xy(pos),
-                "size": self._size(info, inputs, len(layout), multiline), "flags": {}, "order": node_id - 1,
+                "size": self._size(class_type, info, inputs, layout, multiline), "flags": {}, "order": node_id - 1,
                 "mode": 0, "inputs": inputs, "outputs": outputs,
                 "properties": {"Node name for S&R": class_type}, "widgets_values": widgets_values}
         if title:

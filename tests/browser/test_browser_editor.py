@@ -114,8 +114,13 @@ def test_lora_autocomplete_offers_server_loras(editor, browser_server):
     editor.page.fill(area, "")
     editor.page.focus(area)
     editor.page.keyboard.type("a cat <lora:forgeline_sd15_koh")
-    popup = editor.page.wait_for_selector(".forgeline-autocomplete", timeout=20_000)
-    assert "forgeline_sd15_kohya" in popup.inner_text().split("\n")
+    # the list narrows to what was typed (server names containing it, shown without the extension)
+    rows = [n.rsplit(".", 1)[0] for n in loras if "forgeline_sd15_koh" in n]
+    editor.page.wait_for_function(
+        "(rows) => { const p = document.querySelector('.forgeline-autocomplete');"
+        " return p && JSON.stringify(p.innerText.split('\\n')) === JSON.stringify(rows); }", arg=rows,
+        timeout=20_000)
+    assert rows[0] == "forgeline_sd15_kohya"
     editor.page.keyboard.press("Enter")
     assert editor.page.input_value(area) == f"a cat <lora:{wanted.rsplit('.', 1)[0]}:1>"
 
@@ -130,9 +135,15 @@ def test_sigma_preview_follows_the_steps_widget(editor):
 
 
 def test_lora_curve_preview_on_the_loader(editor):
+    # Reference: loractl (lora.md §4.1), schedule 0@0,1@0.5 over 20 steps in A1111 timing: sampler step i sees
+    # x = max(i - 1, 0) / 18, weight = clamp(x / 0.5, 0, 1).
     load(editor, "Scheduled LoRA")
+    want = [round(min(max(i - 1, 0) / 18 / 0.5, 1.0), 6) for i in range(20)]
     sel = ".forgeline-curve[data-forgeline-preview='lora_curve']"
-    editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '20'", timeout=20_000)
+    editor.page.wait_for_function(
+        f"""(want) => {{ const v = JSON.parse(document.querySelector("{sel}")?.dataset.values ?? "[]");
+            return v.length === want.length && v.every((x, i) => Math.abs(x - want[i]) < 1e-6); }}""",
+        arg=want, timeout=20_000)
     editor.screenshot("lora_curve_preview")
 
 

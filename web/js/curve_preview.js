@@ -58,6 +58,7 @@ function attachPreview(node, kind, watched, request, describe, color) {
     if (id !== requestId) return;
     last = res?.error ? { values: [], caption: `✖ ${res.error}` } : describe(res);
     box.dataset.points = String(last.values.length);
+    box.dataset.values = JSON.stringify(last.values.map((v) => +Number(v).toFixed(6)));
     redraw();
   }, 250);
   watchWidgets(node, watched, update);

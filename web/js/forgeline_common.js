@@ -73,7 +73,7 @@ export function watchWidgets(node, names, onChange, intervalMs = 350) {
     clearInterval(timer);
     return prevRemoved?.apply(this, arguments);
   };
-  tick();
+  setTimeout(tick, 0); // after the node is configured (loadGraphData sets widget values after onNodeCreated)
   return tick;
 }
 

@@ -8,18 +8,24 @@ import { addStyle } from "./forgeline_common.js";
 const TAG_BEFORE_CARET = /<(lora|lyco|loractl):([^:>\s]*)$/;
 let names = [];
 let fetchedAt = 0;
+let inFlight = null;
 
-async function loraNames() {
-  if (Date.now() - fetchedAt > 15000) {
-    fetchedAt = Date.now();
-    try {
-      const res = await api.fetchApi("/models/loras");
-      if (res.ok) names = await res.json();
-    } catch {
-      /* keep the previous list */
-    }
+/** The server's LoRA files; refreshed every 15 s, concurrent callers share one request. */
+function loraNames() {
+  if (Date.now() - fetchedAt > 15000 && !inFlight) {
+    inFlight = (async () => {
+      try {
+        const res = await api.fetchApi("/models/loras");
+        if (res.ok) names = await res.json();
+      } catch {
+        /* keep the previous list */
+      }
+      fetchedAt = Date.now();
+      inFlight = null;
+      return names;
+    })();
   }
-  return names;
+  return inFlight ?? Promise.resolve(names);
 }
 
 /** The name the tag wants: the file name without folder-relative extension (A1111 matches on the stem). */
@@ -73,17 +79,24 @@ function render() {
   popup.style.top = `${Math.min(rect.bottom + 2, window.innerHeight - 60)}px`;
 }
 
+let inputSeq = 0;
+
 async function onInput(event) {
   const textarea = event.target;
   if (!(textarea instanceof HTMLTextAreaElement)) return;
-  const before = textarea.value.slice(0, textarea.selectionStart);
-  const m = TAG_BEFORE_CARET.exec(before);
-  if (!m) {
+  const seq = ++inputSeq;
+  if (!TAG_BEFORE_CARET.test(textarea.value.slice(0, textarea.selectionStart))) {
     if (state?.textarea === textarea) close();
     return;
   }
+  const all = await loraNames();
+  if (seq !== inputSeq) return; // a later keystroke is being handled
+  // Read the text again: it may have changed while the list was loading.
+  const before = textarea.value.slice(0, textarea.selectionStart);
+  const m = TAG_BEFORE_CARET.exec(before);
+  if (!m) return close();
   const typed = m[2].toLowerCase();
-  const items = (await loraNames()).filter((n) => tagName(n).toLowerCase().includes(typed)).slice(0, 50);
+  const items = all.filter((n) => tagName(n).toLowerCase().includes(typed)).slice(0, 50);
   if (!items.length) {
     close();
     return;
