@@ -29,7 +29,8 @@ def test_switch_by_timestep_on_a_synthetic_table():
 
 
 def _sd15_sigmas_f64():
-    betas = [b * b for b in [math.sqrt(0.00085) + i * (math.sqrt(0.012) - math.sqrt(0.00085)) / 999 for i in range(1000)]]
+    lo, hi = math.sqrt(0.00085), math.sqrt(0.012)
+    betas = [(lo + i * (hi - lo) / 999) ** 2 for i in range(1000)]
     out, ac = [], 1.0
     for b in betas:
         ac *= 1.0 - b
@@ -39,8 +40,7 @@ def _sd15_sigmas_f64():
 
 def test_switch_by_timestep_on_sd15_uniform_schedule():
     table = _sd15_sigmas_f64()
-    # A1111 "Automatic" / ComfyUI normal for 10 steps: t = linspace(999, 0, 10), σ(t) log-interpolated: at integer-ish t
-    # the nearest table level is round(t). Take exact table values at those timesteps.
+    # a uniform-timestep schedule (A1111 "Automatic" / ComfyUI normal style) taken at exact table levels
     ts = [999 - i * 111 for i in range(10)]                              # 999, 888, …, 0
     run = torch.tensor([table[t] for t in ts] + [0.0], dtype=torch.float64)
     tab = torch.tensor(table, dtype=torch.float64)
