@@ -123,3 +123,19 @@ def test_bad_inputs_name_the_input(sd15):
     with pytest.raises(ValueError, match="refiner_negative"):
         rf.refiner_handoff(model, cond, uncond, model, rcond, [], _latent(), seed=1, steps=2, cfg=1.0,
                            sampler_name="euler", scheduler="normal")
+
+
+def test_sdxl_refiner_conds_get_a1111_aesthetic_scores_unless_given():
+    import types
+
+    class SDXLRefiner:  # the class name ComfyUI's SDXL refiner model has (comfy.model_base.SDXLRefiner)
+        pass
+
+    refiner_model = types.SimpleNamespace(model=SDXLRefiner())
+    t = torch.zeros(1, 77, 1280)
+    cond = [[t, {}], [t, {"aesthetic_score": 7.5}]]
+    out = rf.with_aesthetic_score(refiner_model, cond, 6.0)
+    assert [d["aesthetic_score"] for _, d in out] == [6.0, 7.5]  # A1111 default 6.0; CLIPTextEncodeSDXLRefiner wins
+    assert cond[0][1] == {}  # the input conditioning is not modified
+    other = types.SimpleNamespace(model=object())
+    assert rf.with_aesthetic_score(other, cond, 6.0) is cond
