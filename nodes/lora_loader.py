@@ -24,12 +24,13 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from comfy_api.latest import io
 
-from ..lora import (LoraFileError, adapter_update, block_multipliers, block_vector, infer_model_family,
+from ..lora import (LORA_EXTENSIONS, LoraFileError, adapter_update, block_multipliers, block_vector, infer_model_family,
                     load_lora, loractl_params, resolve_lora_path, trigger_words)
 from ..lora.report import FAMILY_NAMES
 
@@ -65,8 +66,22 @@ def lora_names():
 
 
 def resolve(name):
-    """Absolute path of LoRA ``name`` inside the loras folders (LoraFileError otherwise)."""
-    return resolve_lora_path(name, lora_roots())
+    """Absolute path of LoRA ``name`` inside the loras folders (LoraFileError otherwise).
+
+    The core helper refuses ``..``, absolute names and symlinks whose target leaves the folder. One exception, as
+    ComfyUI itself allows it: a file the user linked *into* a loras folder and that ComfyUI lists there (a listed
+    name can never contain ``..`` or be absolute; those are refused before this point)."""
+    try:
+        return resolve_lora_path(name, lora_roots())
+    except LoraFileError as e:
+        if "symlink" not in str(e):
+            raise
+        import folder_paths
+        listed = set(lora_names())
+        for candidate in [name] + [name + ext for ext in LORA_EXTENSIONS]:
+            if candidate in listed:
+                return Path(folder_paths.get_full_path("loras", candidate))
+        raise
 
 
 def schedule_params(text, what="schedule"):
