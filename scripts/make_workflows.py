@@ -32,9 +32,9 @@ def _base(g: UIGraph, ckpt=SD15, positive="", negative=NEGATIVE, steps=20, size=
     clip = clip_from or loader["CLIP"]
     pos = g.node("ForgelinePromptEncode", (1, row), title="Positive prompt", clip=clip, text=positive, steps=steps,
                  width=size, height=size, target_width=size, target_height=size)
-    neg = g.node("ForgelinePromptEncode", (1, row + 10), title="Negative prompt", clip=clip, text=negative,
+    neg = g.node("ForgelinePromptEncode", (1, row + 12), title="Negative prompt", clip=clip, text=negative,
                  negative=True, steps=steps, width=size, height=size, target_width=size, target_height=size)
-    latent = g.node("ForgelineEmptyLatent", (1, row + 20), width=size, height=size, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, row + 24), width=size, height=size, batch_size=1)
     return loader, pos, neg, latent
 
 
@@ -86,9 +86,9 @@ def scheduled_lora(g: UIGraph):
     text = "portrait of a knight in ornate armor, (castle background:0.9)"
     pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=lora["CLIP"], text=text, steps=20,
                  width=512, height=512, target_width=512, target_height=512)
-    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=lora["CLIP"], text=NEGATIVE,
+    neg = g.node("ForgelinePromptEncode", (1, 12), title="Negative prompt", clip=lora["CLIP"], text=NEGATIVE,
                  negative=True, steps=20, width=512, height=512, target_width=512, target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 24), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (2, 0), model=lora["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=7, steps=20, cfg=7.0, sampler_name="forgeline_euler_a",
                 scheduler="forgeline_karras")
@@ -108,9 +108,9 @@ def lcm_style(g: UIGraph):
     pos = g.node("ForgelinePromptEncode", (1, 0), title="Positive prompt", clip=merge["CLIP"],
                  text="a cozy cabin in the woods, warm light", steps=4, width=512, height=512, target_width=512,
                  target_height=512)
-    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=merge["CLIP"], text="",
+    neg = g.node("ForgelinePromptEncode", (1, 12), title="Negative prompt", clip=merge["CLIP"], text="",
                  negative=True, steps=4, width=512, height=512, target_width=512, target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 24), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (2, 0), model=merge["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=99, steps=merge["steps"], cfg=merge["cfg"], sampler_name="lcm",
                 scheduler="sgm_uniform")
@@ -142,10 +142,10 @@ def hires_fix(g: UIGraph):
 def sdxl_refiner(g: UIGraph):
     text = "a red sports car on a coastal road, (golden hour:1.1), photo"
     base, pos, neg, latent = _base(g, ckpt=SDXL, positive=text, steps=25, size=1024)
-    refiner = g.node("CheckpointLoaderSimple", (0, 24), title="Load Refiner", ckpt_name=SDXL)
-    rpos = g.node("ForgelinePromptEncode", (1, 30), title="Refiner positive", clip=refiner["CLIP"], text=text,
+    refiner = g.node("CheckpointLoaderSimple", (0, 30), title="Load Refiner", ckpt_name=SDXL)
+    rpos = g.node("ForgelinePromptEncode", (1, 36), title="Refiner positive", clip=refiner["CLIP"], text=text,
                   steps=25, width=1024, height=1024, target_width=1024, target_height=1024)
-    rneg = g.node("ForgelinePromptEncode", (1, 40), title="Refiner negative", clip=refiner["CLIP"], text=NEGATIVE,
+    rneg = g.node("ForgelinePromptEncode", (1, 48), title="Refiner negative", clip=refiner["CLIP"], text=NEGATIVE,
                   negative=True, steps=25, width=1024, height=1024, target_width=1024, target_height=1024)
     ref = g.node("ForgelineRefiner", (2, 0), base_model=base["MODEL"], base_positive=pos[0], base_negative=neg[0],
                  refiner_model=refiner["MODEL"], refiner_positive=rpos[0], refiner_negative=rneg[0],
@@ -170,10 +170,10 @@ def migrate_a1111(g: UIGraph):
                  text=text, steps=20, hires_steps=10, width=512, height=512, target_width=512, target_height=512)
     tags = g.node("ForgelineApplyPromptLoras", (0, 7), model=loader["MODEL"], clip=loader["CLIP"],
                   conditioning=pos[0], mode="loractl")
-    neg = g.node("ForgelinePromptEncode", (1, 10), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
+    neg = g.node("ForgelinePromptEncode", (1, 12), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
                  negative=True, steps=20, hires_steps=10, width=512, height=512, target_width=512,
                  target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (1, 24), width=512, height=512, batch_size=1)
     common = dict(seed=31337, steps=20, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a", scheduler="forgeline_karras",
                   noise_source="a1111_gpu", ensd=31337)
     ks = g.node("ForgelineKSampler", (2, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],

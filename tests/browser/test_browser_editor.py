@@ -32,6 +32,7 @@ def load(editor, name):
         if (!res.ok) return {error: res.status};
         await window.app.loadGraphData(await res.json());
         try { await window.app.extensionManager.command.execute("Comfy.Canvas.FitView"); } catch (e) { /* older UI */ }
+        await new Promise(r => setTimeout(r, 800));  // let the fit-view animation finish
         const missing = window.app.graph.nodes
             .filter(n => !(n.type in LiteGraph.registered_node_types)).map(n => n.type);
         return {count: window.app.graph.nodes.length, missing};
@@ -77,9 +78,14 @@ def test_api_twin_equals_the_frontends_own_conversion(editor, name):
 
 
 def _text_area(editor, node_id, widget="text"):
-    """Tag the textarea of a node's text widget with an id and return a CSS selector for it."""
+    """Zoom to 100 % on the node (DOM widgets hide when zoomed far out), tag the textarea of its text widget with
+    an id and return a CSS selector for it."""
     editor.js("""([id, name]) => {
         const node = window.app.graph.getNodeById(id);
+        const canvas = window.app.canvas;
+        canvas.ds.scale = 1;
+        canvas.centerOnNode(node);
+        canvas.setDirty(true, true);
         const w = node.widgets.find(w => w.name === name);
         (w.element ?? w.inputEl).id = `fl-test-${id}-${name}`;
     }""", [node_id, widget])
