@@ -5,7 +5,7 @@ come from the server's ``/object_info`` (``workflow_ui.UIGraph``). A workflow wh
 server yet is skipped and listed. Defaults point at the stand-in models and fixture LoRAs so everything runs in
 ``make demo`` / ``make test``; with real models only the checkpoint (and LoRA) combos need picking.
 
-    python scripts/make_workflows.py [--server URL]      # then: python scripts/workflow_convert.py --all
+    python scripts/make_workflows.py [--server URL] [--api]     # --api: also regenerate example_workflows/api/
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from workflow_convert import EXAMPLES, _object_info  # noqa: E402
+from workflow_convert import EXAMPLES, _object_info, regenerate_all  # noqa: E402
 from workflow_ui import UIGraph  # noqa: E402
 
 SD15 = "forgeline_random_sd15_standin.safetensors"
@@ -222,13 +222,17 @@ def build_all(object_info: dict, out_dir: Path = EXAMPLES) -> tuple[list[str], d
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--server", help="ComfyUI URL for /object_info (default: boot a stand-in server)")
+    ap.add_argument("--api", action="store_true", help="also regenerate the API twins (workflow_convert --all)")
     args = ap.parse_args(argv)
     info, stop = _object_info(args.server)
     try:
         written, skipped = build_all(info)
+        changed = regenerate_all(info) if args.api else None
     finally:
         stop()
     print(f"wrote {len(written)} workflow(s): {', '.join(written)}")
+    if changed is not None:
+        print(f"{len(changed)} API twin(s) changed: {', '.join(changed) or '-'}")
     for title, why in skipped.items():
         print(f"skipped {title!r}: {why}")
     return 0
