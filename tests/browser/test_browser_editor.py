@@ -170,3 +170,16 @@ def test_queue_from_the_ui_shows_the_image(editor):
     editor.screenshot("queued_from_ui")
     image = editor.js("(id) => window.app.nodeOutputs[String(id)].images[0]", save_id)
     assert image["filename"].startswith("forgeline_a1111_prompt") and image["type"] == "output"
+
+
+@pytest.mark.parametrize("name", [PROMPT_WF, "Scheduled LoRA"])
+def test_extension_widgets_are_not_saved_and_core_nodes_untouched(editor, name):
+    # Saving the loaded workflow gives back the file's widgets_values (the syntax panel and the previews are not
+    # serialised), and a core CLIPTextEncode gets no Forgeline widget.
+    load(editor, name)
+    editor.page.wait_for_timeout(800)
+    saved = editor.js("() => Object.fromEntries(window.app.graph.serialize().nodes.map(n => [n.id, n.widgets_values]))")
+    ui = json.loads((EXAMPLES / f"{name}.json").read_text())
+    assert {str(n["id"]): n["widgets_values"] for n in ui["nodes"]} == saved
+    names = editor.js("() => { const n = LiteGraph.createNode('CLIPTextEncode'); return n.widgets.map(w => w.name); }")
+    assert names == ["text"]
