@@ -44,3 +44,18 @@ def test_quick_overrides_shrink_latents_and_literal_steps_only():
     assert p["2"]["inputs"]["steps"] == 3 and p["4"]["inputs"]["steps"] == 2
     assert p["4"]["inputs"]["hires_steps"] == 0          # 0 = "same as first pass" stays
     assert p["5"]["inputs"]["steps"] == ["9", 0] and p["5"]["inputs"]["hires_steps"] == 3
+
+
+def test_no_server_is_a_clear_error_exit_1(tmp_path):
+    import io
+
+    import socket
+
+    from forgeline.scripts.forgeline_client import run
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    out = io.StringIO()
+    assert run(tmp_path / "x.json", server=url, stream=out) == 1
+    assert "no ComfyUI server at" in out.getvalue() and "--server" in out.getvalue()
