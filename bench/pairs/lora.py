@@ -28,6 +28,12 @@ def _peak_rss_mb(server):
 
 def _merge_costs():
     """In-process: one full fused re-merge vs ComfyUI's generic patch path for the rank-16 style LoRA."""
+    from comfy_host import add_to_sys_path
+
+    add_to_sys_path()
+    from comfy.cli_args import args
+
+    args.cpu = True
     import torch
     import comfy.lora
     import comfy.sd
