@@ -30,7 +30,7 @@ bench: setup fixtures        ## pack-vs-native pairs side by side → bench/RESU
 	$(PY) bench/run.py
 
 workflows: setup fixtures    ## regenerate example_workflows/api/ from the UI workflows via /object_info
-	$(PY) scripts/workflow_convert.py --all
+	$(PY) scripts/make_workflows.py --api
 
 lint:
 	$(PY) -m ruff check .

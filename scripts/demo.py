@@ -4,7 +4,8 @@ Default: the project-local ComfyUI (.host/ComfyUI) with an isolated base directo
 random-weight stand-ins (the images are noise-like by design: the weights are random, the pipeline is real).
 With ``COMFYUI_PATH`` set: the user's ComfyUI and the user's models; checkpoint names in the workflows that the
 server does not have are replaced by ``FORGELINE_DEMO_CKPT`` or the first SD1.x checkpoint the server lists.
-Workflows: ``example_workflows/api/*.json`` (API-format twins of the bundled UI workflows); if none exist yet,
+With the stand-ins, every workflow is shrunk to 96 px and at most 6 steps (``FORGELINE_DEMO_FULL=1`` runs them at
+their bundled sizes). Workflows: ``example_workflows/api/*.json`` (API-format twins of the bundled UI workflows); if none exist yet,
 a built-in txt2img graph through Forgeline's nodes. On an interactive terminal the server keeps running afterwards
 so the editor can be opened; otherwise it is stopped.
 """
@@ -21,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from comfy_client import ComfyClient, ComfyError  # noqa: E402
 from comfy_host import ROOT, HostError, comfy_dir  # noqa: E402
 from comfy_server import CACHE, ComfyServer, ensure_fixture_models, free_port, prepare_base  # noqa: E402
+from forgeline_client import quick_overrides  # noqa: E402
 
 OUT = ROOT / "out"
 API_DIR = ROOT / "example_workflows" / "api"
@@ -83,6 +85,9 @@ def main() -> int:
         print(f"[demo] server at {server.url}; running {len(jobs)} workflow(s)")
         for name, graph in jobs:
             graph = fit_checkpoints(graph, ckpts)
+            if not user_host and not os.environ.get("FORGELINE_DEMO_FULL"):
+                # random-weight stand-ins on a CPU: same graphs, smaller (96 px, ≤ 6 steps) so the demo takes minutes
+                quick_overrides(graph, size=96, max_steps=6)
             start = time.monotonic()
             try:
                 result = client.run(graph, on_progress=progress_bar(name))
