@@ -21,7 +21,9 @@ A1111 rules reproduced (A1111 1.10):
 Pass marker for other Forgeline features: during the hires run the model carries
 ``transformer_options["forgeline_pass"] = {"pass": "hires", "first_pass_steps", "hires_steps"}`` and, before every
 model call, the sampling context gets ``ctx.extra["pass"] = "hires"`` (plus the two step counts), and prompt
-editing is switched to its hires schedule (A1111 ``get_learned_conditioning_prompt_schedules(…, hires_steps)``).
+editing is switched to its hires schedule (A1111 ``get_learned_conditioning_prompt_schedules(…, hires_steps)``):
+the model's prompt-schedule pass is set to ``hires`` once (``prompt_schedule.set_pass``; a ``first``/``hires`` pass
+forced upstream by A1111 Prompt Editing Steps is kept), and the runner's ``enable_step_schedules`` keeps it.
 
 Differences from A1111 (documented): at denoise ≥ 0.999 the "comfy" noise source starts from
 ``latent + noise·√(1+σ₀²)`` (ComfyUI's max-denoise scaling; the a1111_* sources use A1111's ``noise·σ₀``); pixel
@@ -34,14 +36,13 @@ import latent_preview
 from comfy_api.latest import io
 
 from ..samplers import hires_pass_steps, hires_schedule_length, hires_target_size
-from . import dropdowns, sampling_context, upscale
+from . import dropdowns, prompt_schedule, sampling_context, upscale
 from .a1111_sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
 from .ksampler_a1111 import noise_inputs, seed_input
 
 SAME = "(same as first pass)"
 PASS_KEY = "forgeline_pass"
 MAX_RESOLUTION = 16384
-_PROMPT_SCHEDULE_OPTIONS = "forgeline_prompt_schedule"  # nodes/prompt_schedule.py OPTIONS_KEY
 
 
 class PassProgress:
@@ -76,10 +77,11 @@ def mark_pass(model_clone, name, **info):
     tag = {"pass": name, **info}
     model_clone.model_options.setdefault("transformer_options", {})[PASS_KEY] = tag
 
+    if name == "hires":  # kept by enable_step_schedules' "auto"; a pass forced upstream by the user wins
+        prompt_schedule.set_pass(model_clone, "hires", keep_forced=True)
+
     def before_call(ctx, model_options):
         ctx.extra.update(tag)
-        if name == "hires":
-            model_options.setdefault("transformer_options", {})[_PROMPT_SCHEDULE_OPTIONS] = {"pass": "hires"}
 
     sampling_context.on_call(model_clone, f"forgeline.pass.{name}", before_call)
     return model_clone

@@ -155,15 +155,30 @@ def _warn_step_mismatch(ctx, info, mode):
                 expected, ctx.steps)
 
 
+def set_pass(model_clone, pass_, keep_forced=False):
+    """Set the schedule pass of ``model_clone`` (``transformer_options[OPTIONS_KEY]``).
+
+    ``"auto"`` never replaces a pass that is already set (setdefault). With ``keep_forced`` a pass some node forced
+    (``first``/``hires``) stays as well, so only an unset or ``auto`` pass is replaced (what the HiRes node does).
+    """
+    if pass_ not in PASSES:
+        raise ValueError(f"pass_={pass_!r}: use one of {', '.join(PASSES)}")
+    opts = model_clone.model_options.setdefault("transformer_options", {})
+    current = opts.get(OPTIONS_KEY, {}).get("pass")
+    if current is None or (pass_ != "auto" and not (keep_forced and current != "auto")):
+        opts[OPTIONS_KEY] = {"pass": pass_}
+    return opts[OPTIONS_KEY]["pass"]
+
+
 def enable_step_schedules(model_clone, pass_="auto"):
     """Make ``model_clone`` (a clone the caller owns) select scheduled conds by A1111 model call; idempotent.
 
     ``pass_``: ``auto`` (hires schedule when the run's steps equal the node's hires steps), ``first`` or ``hires``.
+    ``auto`` keeps a pass already set on the model (e.g. ``hires`` by the HiRes Fix node, or a pass forced by an
+    earlier A1111 Prompt Editing Steps node); an explicit ``first``/``hires`` replaces it.
     """
-    if pass_ not in PASSES:
-        raise ValueError(f"pass_={pass_!r}: use one of {', '.join(PASSES)}")
     sampling_context.attach(model_clone)
-    model_clone.model_options.setdefault("transformer_options", {})[OPTIONS_KEY] = {"pass": pass_}
+    set_pass(model_clone, pass_)
     if not model_clone.get_wrappers(pe.WrappersMP.CALC_COND_BATCH, WRAPPER_KEY):
         model_clone.add_wrapper_with_key(pe.WrappersMP.CALC_COND_BATCH, WRAPPER_KEY, _calc_cond_batch)
     return model_clone

@@ -1,0 +1,91 @@
+"""Cross-feature integration on the SD1.5 stand-in (ComfyUI 0.3.75 in-process): the HiRes/refiner pass markers
+reach prompt editing and scheduled LoRAs, and a refiner handoff counts like one A1111 sampler run.
+
+References (hand-derived from the research notes, written out literally below):
+
+- prompt editing, prompt-syntax.md §3.2/§3.4: ``get_learned_conditioning_prompt_schedules`` step math (hires pass:
+  ``v = (v − 1)·hires_steps`` for fractions) and ``reconstruct_cond_batch`` (first entry with ``call ≤ end``);
+- loractl, lora.md §4.6: the call at sampler step ``i`` reads ``sampling_step = max(i − 1, 0)`` and the weight is
+  ``np.interp(sampling_step / (steps − 2), positions, weights)``; ``hr=`` replaces the unet slot in the hires pass.
+"""
+import pytest
+import torch
+
+import comfy.patcher_extension as pex
+import comfy.sd
+
+from forgeline.nodes import hires_fix as hf
+from forgeline.nodes import prompt_encode as pe
+from forgeline.nodes import prompt_schedule as ps
+
+SEED, CFG = 7, 5.0
+
+
+@pytest.fixture(scope="module")
+def sd15():
+    import folder_paths
+    from forgeline.scripts.comfy_server import MODELS_CACHE
+    from forgeline.tests.fixtures.fixture_loras import ensure_loras
+    from forgeline.tests.fixtures.models import ensure_checkpoint
+
+    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
+    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
+    model, clip, _vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
+    return model, clip
+
+
+def _encode(clip, text, steps, hires_steps=0):
+    cond, warnings = pe.encode_prompt(clip, text, pe.EncodeOptions(steps=steps, hires_steps=hires_steps))
+    assert warnings == []
+    return cond
+
+
+def _record_contexts(model_clone):
+    """APPLY_MODEL probe: the text embeddings (rows of ``c_crossattn``) each model call really ran with."""
+    seen = []
+
+    def probe(executor, x, t, c_concat=None, c_crossattn=None, control=None, transformer_options={}, **kw):
+        seen.append(c_crossattn.detach().clone())
+        return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kw)
+
+    model_clone.add_wrapper_with_key(pex.WrappersMP.APPLY_MODEL, "test.cross_feature.probe", probe)
+    return seen
+
+
+def _texts_per_call(seen, alone):
+    out = []
+    for batch in seen:
+        out.append(sorted(t for t, z in alone.items() if any(torch.equal(row, z[0]) for row in batch)))
+    return out
+
+
+# -- 1. the HiRes pass reaches prompt editing without a per-call workaround --------------------------------------
+
+def test_auto_keeps_a_pass_already_set(sd15):
+    model, _ = sd15
+    m = model.clone()
+    ps.set_pass(m, "hires")
+    ps.enable_step_schedules(m)                      # "auto" must not overwrite it
+    assert m.model_options["transformer_options"][ps.OPTIONS_KEY] == {"pass": "hires"}
+    ps.enable_step_schedules(m, "first")             # an explicit pass still replaces it
+    assert m.model_options["transformer_options"][ps.OPTIONS_KEY] == {"pass": "first"}
+    fresh = ps.enable_step_schedules(model.clone())
+    assert fresh.model_options["transformer_options"][ps.OPTIONS_KEY] == {"pass": "auto"}
+
+
+def test_hires_fix_selects_the_hires_schedule(sd15):
+    """First pass 4 steps, hires steps 0 (= 4, so 'auto' alone could not tell the passes apart), Euler a.
+
+    ``[cat:dog:1.5]`` by hand (§3.2): first pass ``v = 1.5·4 = 6 → when = 4`` → ``[[4, cat]]``; hires pass
+    ``v = (1.5 − 1)·4 = 2`` → ``[[2, cat], [4, dog]]``: calls 0–2 use "cat", call 3 "dog" (§3.4)."""
+    model, clip = sd15
+    positive = _encode(clip, "[cat:dog:1.5]", 4, hires_steps=4)
+    negative = _encode(clip, "", 4, hires_steps=4)
+    alone = {t: _encode(clip, t, 4)[0][0] for t in ("cat", "dog")}
+    m = model.clone()
+    seen = _record_contexts(m)
+    first = {"samples": torch.zeros(1, 4, 8, 8)}
+    hf.hires_fix(m, positive, negative, first, seed=SEED, steps=4, cfg=CFG, sampler_name="euler_ancestral",
+                 scheduler="normal", upscaler="Latent", upscale_by=1.5, hires_steps=0, denoise=0.5)
+    assert _texts_per_call(seen, alone) == [["cat"], ["cat"], ["cat"], ["dog"]]
+
