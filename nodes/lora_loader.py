@@ -18,6 +18,14 @@ Rules (notes lora.md §0, §1.5-§1.6, §5.4, §7.1-§7.2):
   A1111 (the prompt is encoded once, before sampling) it gets the te/hrte weight at step 0, times strength_clip.
 - ``strength_model`` multiplies the unet schedule, ``strength_clip`` the te schedule; a block-weight spec (lbw
   preset or vector, ``lora.block_multipliers``) multiplies each key's ratio.
+- **Which pass** (loractl ``unet``/``hrunet``, ``te``/``hrte``): ``pass`` ``auto`` (default) follows the pass marker
+  of the sampling run (``transformer_options["forgeline_pass"]``, set by HiRes Fix (A1111)): the hires run uses the
+  ``hrunet`` keyframes, every other run (plain samplers, refiner base/refiner) the ``unet`` ones — so a LoRA whose
+  two slots differ is always handled by the scheduled engine, which picks the slot per run. ``first``/``hires``
+  force one slot for every run. The CLIP is encoded before any sampling run and carries no marker: it gets ``te``
+  unless ``pass`` is ``hires`` (A1111 re-encodes the hires prompt with ``hrte``; use a second loader with
+  ``pass=hires`` on the CLIP that encodes the hires prompt). Saved workflows' boolean ``hires_pass`` (the former
+  input) still loads: true means ``pass=hires``, false means ``auto``.
 """
 from __future__ import annotations
 
@@ -40,11 +48,13 @@ except ImportError:  # very old ComfyUI: calculate_weight then only accepts tupl
     WeightAdapterBase = object
 
 MODES = ("loractl", "exact")
+PASSES = ("auto", "first", "hires")
 
 
 @dataclass
 class LoraRequest:
-    """One LoRA to apply. ``schedule``: loractl items after the name (``0@0,1@1``, ``1:unet=0@0,1@0.5:hr=0.5``)."""
+    """One LoRA to apply. ``schedule``: loractl items after the name (``0@0,1@1``, ``1:unet=0@0,1@0.5:hr=0.5``);
+    ``pass_``: ``auto``/``first``/``hires`` (see module docstring; the former boolean ``hires`` maps to hires/auto)."""
 
     name: str
     strength_model: float = 1.0
@@ -52,7 +62,13 @@ class LoraRequest:
     schedule: str = ""
     block_weights: str = ""
     mode: str = "loractl"
-    hires: bool = False
+    pass_: str = "auto"
+
+    def __post_init__(self):
+        if isinstance(self.pass_, bool):
+            self.pass_ = "hires" if self.pass_ else "auto"
+        if self.pass_ not in PASSES:
+            raise ValueError(f"LoRA '{self.name}': pass {self.pass_!r} is not one of {', '.join(PASSES)}")
 
 
 def lora_roots():
@@ -93,6 +109,23 @@ def schedule_params(text, what="schedule"):
         return loractl_params(["lora"] + text.split(":"))
     except ValueError as e:
         raise ValueError(f"{what} {text!r}: {e}") from None
+
+
+def unet_slots(params, pass_="auto"):
+    """UNet keyframes per sampling pass, ``{"first": unet, "hires": hrunet}`` (a forced pass uses its slot for
+    both); 1.0 for a LoRA without a schedule."""
+    if not params:
+        return {"first": 1.0, "hires": 1.0}
+    slots = {"first": params["unet"], "hires": params["hrunet"]}
+    if pass_ != "auto":
+        slots = dict.fromkeys(slots, slots[pass_])
+    return slots
+
+
+def is_scheduled(slots):
+    """True when the UNet weight depends on the step or on the pass (else one static patch does)."""
+    first, hires = slots["first"], slots["hires"]
+    return isinstance(first, list) or isinstance(hires, list) or float(first) != float(hires)
 
 
 def step0_weight(slot):
@@ -242,9 +275,9 @@ def apply_loras(model, clip, requests):
         params = schedule_params(req.schedule, f"schedule for LoRA '{req.name}'")
         ratios = block_multipliers(list(loaded.by_target), req.block_weights.strip()) \
             if req.block_weights and req.block_weights.strip() else None
-        te_slot = params["hrte" if req.hires else "te"] if params else 1.0
-        unet_slot = params["hrunet" if req.hires else "unet"] if params else 1.0
-        scheduled = isinstance(unet_slot, list)
+        te_slot = params["hrte" if req.pass_ == "hires" else "te"] if params else 1.0
+        slots = unet_slots(params, req.pass_)
+        scheduled = is_scheduled(slots)
         if clip is not None:
             te = req.strength_clip * step0_weight(te_slot)
             patches = _patches(loaded, None, ratios, lambda k: not is_unet_key(k))
@@ -253,9 +286,9 @@ def apply_loras(model, clip, requests):
         if model is not None:
             unet = _patches(loaded, None, ratios, is_unet_key)
             if scheduled:
-                lora_schedule.add_scheduled_lora(model, req, unet, unet_slot)
-            elif unet and req.strength_model * float(unet_slot) != 0:
-                model.add_patches(unet, req.strength_model * float(unet_slot))
+                lora_schedule.add_scheduled_lora(model, req, unet, slots)
+            elif unet and req.strength_model * float(slots["first"]) != 0:
+                model.add_patches(unet, req.strength_model * float(slots["first"]))
         words = [w for w, _, _ in trigger_words(str(path), loaded.metadata)]
         applied.append(AppliedLora(req, str(path), loaded.report, words, scheduled))
     return model, clip, applied
@@ -310,8 +343,13 @@ class ForgelineLoraLoader(io.ComfyNode):
                 io.Combo.Input("mode", options=list(MODES), default="loractl",
                                tooltip="loractl: A1111 timing (weight of the previous step, last step hits 1.0). "
                                        "exact: step i of N sees position i/(N-1), no lag."),
-                io.Boolean.Input("hires_pass", default=False,
-                                 tooltip="Use the schedule's hr=/hrte=/hrunet= slots (for a hires-fix pass)."),
+                io.Boolean.Input("hires_pass", default=False, optional=True,
+                                 tooltip="Legacy switch of older workflows: on = pass 'hires'. Leave it off and use "
+                                         "'pass' below."),
+                io.Combo.Input("pass", options=list(PASSES), default="auto", optional=True,
+                               tooltip="Which loractl slots: auto = the hr=/hrunet= weights in a HiRes Fix (A1111) "
+                                       "pass and the normal ones in every other run (the CLIP gets te); first / "
+                                       "hires = force one (hires also gives the CLIP hrte, for the hires prompt)."),
             ],
             outputs=[io.Model.Output(), io.Clip.Output(), io.String.Output(display_name="trigger_words"),
                      io.String.Output(display_name="report")],
@@ -323,8 +361,11 @@ class ForgelineLoraLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, lora_name, strength_model, strength_clip, schedule, block_weights, mode="loractl",
-                hires_pass=False, clip=None) -> io.NodeOutput:
-        req = LoraRequest(lora_name, strength_model, strength_clip, schedule, block_weights, mode, hires_pass)
+                hires_pass=False, clip=None, **kwargs) -> io.NodeOutput:
+        pass_ = kwargs.get("pass") or "auto"
+        if pass_ == "auto" and hires_pass:
+            pass_ = "hires"
+        req = LoraRequest(lora_name, strength_model, strength_clip, schedule, block_weights, mode, pass_)
         model, clip, applied = apply_loras(model, clip, [req])
         words, report = describe(applied)
         return io.NodeOutput(model, clip, words, report)

@@ -11,6 +11,9 @@ two hooks:
   × 2 when cfg ≠ 1, changes = how often the per-step weights change), installs forward hooks on bypass layers,
   runs the sampler, and in ``finally`` removes the hooks and copies ``W0'`` back (bit-exact, also when sampling
   raises or is interrupted);
+- the entry carries the UNet keyframes of both passes (``slots`` ``{"first", "hires"}``, forced to one by the
+  loader's ``pass``); the wrapper takes ``hires`` when the run carries the HiRes pass marker
+  (``transformer_options["forgeline_pass"]["pass"] == "hires"``, ``nodes/hires_fix.py``), else ``first``;
 - an ``on_call`` listener of ``nodes/sampling_context.py`` sets the strengths before each model call:
   ``mode="loractl"`` indexes the weights by ``ctx.sampling_step`` (A1111 ``shared.state.sampling_step``, the last
   callback's step: loractl's one-step lag, ``calculate_weight(step / (steps − 2))``); ``mode="exact"`` by
@@ -34,6 +37,7 @@ import comfy.utils
 
 from ..lora import ScheduledLoraMerge, keyframe_weight, sampler_step_weight
 from . import sampling_context
+from .hires_fix import PASS_KEY
 
 SCHEDULES = "forgeline_lora_schedules"
 ENGINE = "forgeline_lora_engine"
@@ -43,13 +47,13 @@ _IN_OP = re.compile(r"diffusion_model\.input_blocks\.(\d+)\.0\.op\.")
 _OUT = re.compile(r"diffusion_model\.output_blocks\.(\d+)\.(\d+)\.conv\.")
 
 
-def add_scheduled_lora(model, request, patches, unet_slot):
-    """Register a scheduled LoRA on ``model`` (a clone): ``patches`` ``{key: ForgelinePatch}``, ``unet_slot`` the
-    loractl keyframes ``[weights, positions]`` of the pass."""
+def add_scheduled_lora(model, request, patches, unet_slots):
+    """Register a scheduled LoRA on ``model`` (a clone): ``patches`` ``{key: ForgelinePatch}``, ``unet_slots`` the
+    loractl keyframes ``[weights, positions]`` (or a number) per pass, ``{"first": …, "hires": …}``."""
     if not patches:
         return
     opts = model.model_options.setdefault("transformer_options", {})
-    entry = {"id": f"{request.name}#{uuid.uuid4().hex[:8]}", "patches": patches, "slot": unet_slot,
+    entry = {"id": f"{request.name}#{uuid.uuid4().hex[:8]}", "patches": patches, "slots": dict(unet_slots),
              "strength": float(request.strength_model), "mode": request.mode, "schedule": request.schedule}
     opts[SCHEDULES] = list(opts.get(SCHEDULES, ())) + [entry]
     if not model.get_wrappers(pe.WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY):
@@ -60,6 +64,12 @@ def add_scheduled_lora(model, request, patches, unet_slot):
 def set_force_path(model, path):
     """Force ``"merge"`` or ``"bypass"`` for every scheduled layer of ``model`` (tests, benchmarks); None = cost model."""
     model.model_options.setdefault("transformer_options", {})[FORCE_PATH] = path
+
+
+def run_pass(transformer_options):
+    """``"hires"`` for a run carrying the HiRes pass marker, else ``"first"`` (which LoRA slot a run uses)."""
+    marker = (transformer_options or {}).get(PASS_KEY) or {}
+    return "hires" if marker.get("pass") == "hires" else "first"
 
 
 def step_weights(entry, steps):
@@ -166,6 +176,8 @@ def _sampler_sample(executor, *args, **kwargs):
     entries = topts.get(SCHEDULES) or []
     if not entries:
         return executor(*args, **kwargs)
+    which = run_pass(topts)
+    entries = [{**e, "slot": e["slots"][which]} for e in entries]
     steps = max(int(sigmas.numel()) - 1, 1)
     cfg = float(getattr(guider, "cfg", 2.0))
     batch = int(noise.shape[0]) * (1 if cfg == 1.0 else 2)

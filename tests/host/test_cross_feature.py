@@ -12,11 +12,14 @@ import pytest
 import torch
 
 import comfy.patcher_extension as pex
+import comfy.sample
 import comfy.sd
 
 from forgeline.nodes import hires_fix as hf
+from forgeline.nodes import lora_loader as ll
 from forgeline.nodes import prompt_encode as pe
 from forgeline.nodes import prompt_schedule as ps
+from forgeline.nodes import sampling_context as sc
 
 SEED, CFG = 7, 5.0
 
@@ -89,3 +92,68 @@ def test_hires_fix_selects_the_hires_schedule(sd15):
                  scheduler="normal", upscaler="Latent", upscale_by=1.5, hires_steps=0, denoise=0.5)
     assert _texts_per_call(seen, alone) == [["cat"], ["cat"], ["cat"], ["dog"]]
 
+
+# -- 2. scheduled LoRAs follow the pass marker --------------------------------------------------------------------
+
+LORA = "forgeline_sd15_kohya"
+
+
+def _lora_weights_per_call(model_clone):
+    """Per model call: (the run's pass marker, the scheduled LoRA's unet weight set before that call)."""
+    seen = []
+
+    def probe(ctx, mo):
+        marker = mo["transformer_options"].get(hf.PASS_KEY, {}).get("pass")
+        seen.append((marker, ctx.extra["lora_weights"][-1][0]))
+    sc.on_call(model_clone, "zz_cross_feature_probe", probe)
+    return seen
+
+
+def _first_then_hires(model, clip, lora_model):
+    """A 4-step Euler a first pass (stock sampler, no marker) and a 4-step HiRes Fix pass on the LoRA model."""
+    positive, negative = _encode(clip, "a cat", 4), _encode(clip, "", 4)
+    latent = torch.zeros(1, 4, 8, 8)
+    first = comfy.sample.sample(lora_model, comfy.sample.prepare_noise(latent, SEED), 4, CFG, "euler_ancestral",
+                                "normal", positive, negative, latent, seed=SEED)
+    hf.hires_fix(lora_model, positive, negative, {"samples": first}, seed=SEED, steps=4, cfg=CFG,
+                 sampler_name="euler_ancestral", scheduler="normal", upscaler="Latent", upscale_by=1.5,
+                 hires_steps=0, denoise=0.5)
+
+
+# loractl over 4 steps: the call at step i reads sampling_step s = max(i − 1, 0), x = s / (4 − 2) (lora.md §4.6)
+RAMP_UP = [0.0, 0.0, 0.5, 1.0]        # 0@0,1@1
+RAMP_DOWN = [1.0, 1.0, 0.5, 0.0]      # 1@0,0@1
+
+
+@pytest.mark.parametrize("schedule,pass_,first_expected,hires_expected", [
+    ("0@0,1@1:hr=0.5", "auto", RAMP_UP, [0.5] * 4),
+    ("0@0,1@1:hr=1@0,0@1", "auto", RAMP_UP, RAMP_DOWN),
+    ("0@0,1@1:hr=1@0,0@1", "first", RAMP_UP, RAMP_UP),       # forced: both passes use the unet slot
+    ("0@0,1@1:hr=1@0,0@1", "hires", RAMP_DOWN, RAMP_DOWN),   # forced: both passes use hrunet
+])
+def test_lora_follows_the_hires_pass_marker(sd15, schedule, pass_, first_expected, hires_expected):
+    model, clip = sd15
+    m, _c, _ = ll.apply_loras(model, None, [ll.LoraRequest(LORA, 1.0, 1.0, schedule, "", "loractl", pass_)])
+    seen = _lora_weights_per_call(m)
+    _first_then_hires(model, clip, m)
+    assert [p for p, _ in seen] == [None] * 4 + ["hires"] * 4
+    weights = [w for _, w in seen]
+    assert weights == pytest.approx(first_expected + hires_expected, abs=1e-12)
+
+
+def test_legacy_hires_pass_boolean_still_loads(sd15):
+    """Saved workflows carry ``hires_pass`` (example_workflows/api/Scheduled LoRA.json: false): false = auto,
+    true = the hr slot in every run."""
+    model, clip = sd15
+    for legacy, expected in ((False, RAMP_UP), (True, RAMP_DOWN)):
+        out = ll.ForgelineLoraLoader.execute(model, f"{LORA}.safetensors", 1.0, 1.0, "0@0,1@1:hr=1@0,0@1", "",
+                                             "loractl", hires_pass=legacy)
+        m = out.result[0]
+        seen = _lora_weights_per_call(m)
+        positive, negative = _encode(clip, "a cat", 4), _encode(clip, "", 4)
+        latent = torch.zeros(1, 4, 8, 8)
+        comfy.sample.sample(m, comfy.sample.prepare_noise(latent, SEED), 4, CFG, "euler_ancestral", "normal",
+                            positive, negative, latent, seed=SEED)
+        assert [w for _, w in seen] == pytest.approx(expected, abs=1e-12), legacy
+    with pytest.raises(ValueError, match="pass 'second'"):
+        ll.LoraRequest(LORA, pass_="second")
