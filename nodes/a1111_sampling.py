@@ -393,7 +393,7 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
     out["samples"] = samples
     ctx = holder.get("ctx")
     info = SamplingRunInfo(sigmas, noise_sampler if sampler_name in GAUSSIAN_STREAM_SAMPLERS else None,
-                           ctx.calls if ctx is not None else 0, seeds, source)
+                           ctx.calls - ctx.first_call if ctx is not None else 0, seeds, source)
     return out, info
 
 

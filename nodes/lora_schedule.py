@@ -11,6 +11,9 @@ two hooks:
   × 2 when cfg ≠ 1, changes = how often the per-step weights change), installs forward hooks on bypass layers,
   runs the sampler, and in ``finally`` removes the hooks and copies ``W0'`` back (bit-exact, also when sampling
   raises or is interrupted);
+- a run that continues an earlier one (refiner handoff, ``sampling_context.continue_run``) builds its per-step
+  weights over the whole schedule (``sampling_context.total_steps``) and indexes them by the context's continued
+  ``sampling_step``/``step``, as loractl does inside A1111's single run;
 - the entry carries the UNet keyframes of both passes (``slots`` ``{"first", "hires"}``, forced to one by the
   loader's ``pass``); the wrapper takes ``hires`` when the run carries the HiRes pass marker
   (``transformer_options["forgeline_pass"]["pass"] == "hires"``, ``nodes/hires_fix.py``), else ``first``;
@@ -124,18 +127,20 @@ def _offloaded(module):
     return bool(getattr(module, "weight_function", None)) or bool(getattr(module, "bias_function", None))
 
 
-def build_engine(base_model, entries, steps, latent_shape, batch, force_path=None):
-    """``(engine, tables, hooks_spec)`` for one run over ``base_model``'s live weights (see module docstring)."""
+def build_engine(base_model, entries, steps, latent_shape, batch, force_path=None, table_steps=None):
+    """``(engine, tables, hooks_spec)`` for one run of ``steps`` steps over ``base_model``'s live weights (see module
+    docstring); ``table_steps`` (default ``steps``) is the length of the logical run the weights are scheduled over."""
     keys = sorted({k for e in entries for k in e["patches"]})
     live, quantized = {}, set()
     for key in keys:
         live[key] = comfy.utils.get_attr(base_model, key)
         if _offloaded(comfy.utils.get_attr(base_model, key.rsplit(".", 1)[0])):
             quantized.add(key)
-    tables = [step_weights(e, steps) for e in entries]
+    tables = [step_weights(e, table_steps or steps) for e in entries]
     model_keys = [k for k, _ in base_model.named_parameters()]
     tokens = unet_layer_tokens(model_keys, keys, latent_shape[-2], latent_shape[-1])
-    engine = ScheduledLoraMerge(live, tokens=tokens, batch=batch, steps=steps, changes=_changes(tables, steps),
+    engine = ScheduledLoraMerge(live, tokens=tokens, batch=batch, steps=steps,
+                                changes=_changes(tables, table_steps or steps),
                                 quantized_keys=quantized, force_path=force_path)
     names = []
     for e, table in zip(entries, tables):
@@ -183,7 +188,7 @@ def _sampler_sample(executor, *args, **kwargs):
     batch = int(noise.shape[0]) * (1 if cfg == 1.0 else 2)
     base_model = guider.model_patcher.model
     engine, tables, names = build_engine(base_model, entries, steps, tuple(noise.shape), batch,
-                                         topts.get(FORCE_PATH))
+                                         topts.get(FORCE_PATH), sampling_context.total_steps(topts, steps))
     topts[ENGINE] = (engine, tables, names, [e["mode"] for e in entries])
     handles = _install_bypass_hooks(engine, base_model)
     try:

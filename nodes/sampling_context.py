@@ -16,6 +16,17 @@ ComfyUI ≥ 0.3.6x):
   the last per-step callback, 0 before the first — what loractl reads), runs the listeners, calls the model, then
   counts the call.
 
+One logical run split over several sampler runs (the refiner handoff: A1111 swaps the model inside ONE run, so its
+call counter and ``sampling_step`` carry on): before the later run the caller puts
+``transformer_options[OFFSET_KEY] = {"calls": n, "steps": k, "sigmas": full}`` on the model (``continue_run``).
+The new context then starts at ``call_index = n``, ``step = k`` and ``sampling_step = k − 1`` (the last callback of
+the previous part), reports every callback step as ``k + i``, and — when ``sigmas`` (the whole schedule,
+``σ_0 … σ_N``) is given — describes the whole schedule: ``ctx.sigmas`` is the full list and ``ctx.steps = N``, so
+prompt editing and loractl see the steps they were scheduled for. The run's own sigmas must then equal
+``full[k : k + len]`` (checked). Without ``sigmas`` the context keeps the run's own sigmas and
+``ctx.steps = k + len − 1`` (right when the run goes to the end of the schedule). The earlier part should get
+``{"calls": 0, "steps": 0, "sigmas": full}`` so its ``steps`` is the whole schedule too.
+
 Features (prompt schedules, LoRA schedules) read the context through ``current(model_options)`` in their own
 wrappers, or register ``on_call(model_patcher, key, fn)`` listeners that run before each model call.
 Attaching is idempotent; it works under the stock KSampler as well as Forgeline's samplers.
@@ -28,6 +39,7 @@ from dataclasses import dataclass, field
 import comfy.patcher_extension as pe
 
 KEY = "forgeline_sampling_context"
+OFFSET_KEY = "forgeline_context_offset"
 _WRAPPER_KEY = "forgeline.sampling_context"
 _LISTENERS = "forgeline_call_listeners"
 
@@ -50,10 +62,18 @@ class SamplingContext:
     callbacks: int = 0
     pending_second_call: bool = False
     extra: dict = field(default_factory=dict)
+    first_call: int = 0     # call_index of this run's first call (> 0 when continuing an earlier run)
+    first_step: int = 0     # sampler step of this run's first call
+    sigma_base: int = 0     # global step of sigmas[0]: 0 for a full schedule, else first_step
 
     @property
     def steps(self) -> int:
-        return max(len(self.sigmas) - 1, 0)
+        return max(self.sigma_base + len(self.sigmas) - 1, 0)
+
+    def sigma(self, step: int) -> float:
+        """σ at global step ``step`` (0.0 past the end)."""
+        i = step - self.sigma_base
+        return self.sigmas[i] if 0 <= i < len(self.sigmas) else 0.0
 
     @property
     def second_order(self) -> bool:
@@ -61,8 +81,8 @@ class SamplingContext:
 
     def step_for_call(self, sigma: float) -> int:
         """Sampler step of the model call about to run at ``sigma`` (see module docstring)."""
-        if self.calls == 0:
-            return 0
+        if self.calls == self.first_call:
+            return self.first_step
         if self.callbacks == 0:  # a sampler that never reports steps: fall back to where σ lies
             return self.step_of(sigma)
         if self.pending_second_call:
@@ -73,12 +93,53 @@ class SamplingContext:
     def step_of(self, sigma: float) -> int:
         """0-based sampler step whose interval [σ_i, σ_{i+1}) holds ``sigma`` (sigmas decrease)."""
         desc = [-s for s in self.sigmas]
-        i = bisect.bisect_right(desc, -float(sigma)) - 1
+        i = bisect.bisect_right(desc, -float(sigma)) - 1 + self.sigma_base
         return min(max(i, 0), max(self.steps - 1, 0))
+
+    def on_callback(self, local_step: int) -> None:
+        """The sampler's per-step callback ``i`` (of this run): A1111 ``shared.state.sampling_step``."""
+        self.sampling_step = self.first_step + local_step
+        self.callbacks += 1
+        self.pending_second_call = self.second_order and self.sigma(self.sampling_step + 1) > 0
 
 
 def current(model_options: dict) -> SamplingContext | None:
     return (model_options or {}).get("transformer_options", {}).get(KEY)
+
+
+def continue_run(model_patcher, calls=0, steps=0, sigmas=None) -> None:
+    """Make the next sampling runs of ``model_patcher`` (a clone) continue a logical run: counters start at
+    ``calls``/``steps``; ``sigmas`` = the whole schedule (see module docstring)."""
+    offset = {"calls": int(calls), "steps": int(steps)}
+    if sigmas is not None:
+        offset["sigmas"] = [float(s) for s in (sigmas.flatten().tolist() if hasattr(sigmas, "flatten") else sigmas)]
+    model_patcher.model_options.setdefault("transformer_options", {})[OFFSET_KEY] = offset
+
+
+def total_steps(transformer_options, run_steps) -> int:
+    """Steps of the logical run a sampler run of ``run_steps`` steps belongs to (see module docstring)."""
+    offset = (transformer_options or {}).get(OFFSET_KEY) or {}
+    if offset.get("sigmas") is not None:
+        return max(len(offset["sigmas"]) - 1, 0)
+    return int(offset.get("steps", 0)) + int(run_steps)
+
+
+def new_context(run_sigmas, sampler_function="", offset=None) -> SamplingContext:
+    """The context of one sampler run over ``run_sigmas``, continuing ``offset`` (``OFFSET_KEY`` dict) if given."""
+    run = [float(s) for s in run_sigmas]
+    offset = offset or {}
+    calls, steps, full = int(offset.get("calls", 0)), int(offset.get("steps", 0)), offset.get("sigmas")
+    if calls < 0 or steps < 0:
+        raise ValueError(f"{OFFSET_KEY} = {offset!r}: 'calls' and 'steps' must be >= 0")
+    if full is not None:
+        part = full[steps:steps + len(run)]
+        if len(part) != len(run) or any(abs(a - b) > 1e-5 * max(abs(a), 1.0) for a, b in zip(part, run)):
+            raise ValueError(f"{OFFSET_KEY}: this run's sigmas {run} are not the full schedule's from step {steps} "
+                             f"({part}); pass the whole schedule the run is cut from, or leave 'sigmas' out")
+    ctx = SamplingContext(list(full) if full is not None else run, sampler_function, calls=calls,
+                          sampling_step=max(steps - 1, 0), first_call=calls, first_step=steps,
+                          sigma_base=0 if full is not None else steps)
+    return ctx
 
 
 def _sampler_sample(executor, *args, **kwargs):
@@ -86,14 +147,13 @@ def _sampler_sample(executor, *args, **kwargs):
     sigmas, extra_args = args[1], args[2]
     sampler = getattr(executor, "class_obj", None)
     fn = getattr(getattr(sampler, "sampler_function", None), "__name__", "")
-    ctx = SamplingContext([float(s) for s in sigmas.flatten().tolist()], fn)
-    extra_args["model_options"].setdefault("transformer_options", {})[KEY] = ctx
+    topts = extra_args["model_options"].setdefault("transformer_options", {})
+    ctx = new_context(sigmas.flatten().tolist(), fn, topts.get(OFFSET_KEY))
+    topts[KEY] = ctx
     user_callback = args[3]
 
     def counting_callback(step, x0, x, total_steps):
-        ctx.sampling_step = step
-        ctx.callbacks += 1
-        ctx.pending_second_call = ctx.second_order and step + 1 < len(ctx.sigmas) and ctx.sigmas[step + 1] > 0
+        ctx.on_callback(step)
         if user_callback is not None:
             return user_callback(step, x0, x, total_steps)
 

@@ -19,6 +19,7 @@ from forgeline.nodes import hires_fix as hf
 from forgeline.nodes import lora_loader as ll
 from forgeline.nodes import prompt_encode as pe
 from forgeline.nodes import prompt_schedule as ps
+from forgeline.nodes import refiner as rf
 from forgeline.nodes import sampling_context as sc
 
 SEED, CFG = 7, 5.0
@@ -157,3 +158,79 @@ def test_legacy_hires_pass_boolean_still_loads(sd15):
         assert [w for _, w in seen] == pytest.approx(expected, abs=1e-12), legacy
     with pytest.raises(ValueError, match="pass 'second'"):
         ll.LoraRequest(LORA, pass_="second")
+
+
+# -- 3. a refiner handoff counts model calls and steps like A1111's single run ------------------------------------
+
+def _two_order_expectation(steps):
+    """(call_index, step, sampling_step) of one uninterrupted k-diffusion run, by hand (sampling_context docstring):
+    first order: call i is step i and reads the last callback i − 1; DPM++ 2S a: step j's first call reads
+    callback j − 1, its second call (after callback j) reads j; the last step to σ = 0 is one Euler call."""
+    first = [(i, i, max(i - 1, 0)) for i in range(steps)]
+    second, call = [], 0
+    for j in range(steps):
+        second.append((call, j, max(j - 1, 0)))
+        call += 1
+        if j < steps - 1:
+            second.append((call, j, j))
+            call += 1
+    return first, second
+
+
+@pytest.mark.parametrize("sampler", ["euler_ancestral", "dpmpp_2s_ancestral"])
+def test_refiner_handoff_counts_like_one_run(sd15, sampler):
+    """Same model as base and refiner, switch at 0.5 by steps vs switch 1.0 (one base run): identical counters and
+    identical prompt-editing selection. ``[cat:dog:0.5]`` over 6 steps (§3.2): first order ``[[3, cat], [6, dog]]``
+    → calls 0–3 cat, 4–5 dog; second order over 2·6 = 12 → ``[[6, cat], [12, dog]]`` → calls 0–6 cat, 7–10 dog."""
+    model, clip = sd15
+    steps = 6
+    positive, negative = _encode(clip, "[cat:dog:0.5]", steps), _encode(clip, "", steps)
+    alone = {t: _encode(clip, t, steps)[0][0] for t in ("cat", "dog")}
+
+    def run(switch_at):
+        m = model.clone()
+        counters = []
+        sc.on_call(m, "zz_cross_feature_probe",
+                   lambda ctx, mo: counters.append((ctx.call_index, ctx.step, ctx.sampling_step, ctx.steps)))
+        texts = _record_contexts(m)
+        _, k = rf.refiner_handoff(m, positive, negative, m, positive, negative, {"samples": torch.zeros(1, 4, 8, 8)},
+                                  seed=SEED, steps=steps, cfg=CFG, sampler_name=sampler, scheduler="normal",
+                                  switch_at=switch_at, switch_by="steps")
+        return counters, _texts_per_call(texts, alone), k
+
+    single, single_texts, k_single = run(1.0)
+    split, split_texts, k = run(0.5)
+    assert k_single == steps and 0 < k < steps
+    first_order, second_order = _two_order_expectation(steps)
+    expected = second_order if sampler == "dpmpp_2s_ancestral" else first_order
+    assert [c[:3] for c in single] == expected
+    assert split == single                                   # incl. ctx.steps = 6 in both parts
+    assert all(c[3] == steps for c in split)
+    cat_calls = 7 if sampler == "dpmpp_2s_ancestral" else 4
+    assert single_texts == [["cat"]] * cat_calls + [["dog"]] * (len(expected) - cat_calls)
+    assert split_texts == single_texts
+
+
+def test_continued_context_checks_the_full_schedule():
+    full = [9.0, 6.0, 3.0, 1.0, 0.0]
+    ctx = sc.new_context([3.0, 1.0, 0.0], "sample_euler", {"calls": 5, "steps": 2, "sigmas": full})
+    assert (ctx.steps, ctx.calls, ctx.first_step, ctx.sampling_step) == (4, 5, 2, 1)
+    assert ctx.step_for_call(3.0) == 2
+    with pytest.raises(ValueError, match="not the full schedule's from step 1"):
+        sc.new_context([3.0, 1.0, 0.0], "sample_euler", {"calls": 5, "steps": 1, "sigmas": full})
+    plain = sc.new_context([3.0, 1.0, 0.0], "sample_euler", {"calls": 5, "steps": 2})
+    assert (plain.steps, plain.step_of(1.0)) == (4, 3)
+
+
+def test_refiner_handoff_keeps_loractl_continuous(sd15):
+    """A 0@0,1@1 LoRA on the model used as base and refiner (6 steps Euler a, switch 0.5): the per-call weights of
+    the split run equal loractl's over the whole run, x = max(i − 1, 0) / (6 − 2) (lora.md §4.6)."""
+    model, clip = sd15
+    positive, negative = _encode(clip, "a cat", 6), _encode(clip, "", 6)
+    m, _c, _ = ll.apply_loras(model, None, [ll.LoraRequest(LORA, 1.0, 1.0, "0@0,1@1", "", "loractl")])
+    seen = _lora_weights_per_call(m)
+    _, k = rf.refiner_handoff(m, positive, negative, m, positive, negative, {"samples": torch.zeros(1, 4, 8, 8)},
+                              seed=SEED, steps=6, cfg=CFG, sampler_name="euler_ancestral", scheduler="normal",
+                              switch_at=0.5, switch_by="steps")
+    assert k == 3
+    assert [w for _, w in seen] == pytest.approx([0.0, 0.0, 0.25, 0.5, 0.75, 1.0], abs=1e-12)
