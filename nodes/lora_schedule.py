@@ -24,6 +24,17 @@ two hooks:
   pristine, one ``addmm`` per layer with the ranks of all scheduled LoRAs concatenated. Cond and uncond share the
   weights, so CFG stays one batch.
 
+Engine cache: building an engine (factors, pristine copies, paths) costs about as much as a few merges, so the
+built engine is kept between runs (LRU, ``ENGINE_CACHE_SIZE`` = 2: e.g. a first pass and a hires pass) under a key
+of everything it depends on — the model object, each patched key's live tensor (identity, dtype, device, shape,
+offload state), the scheduled LoRAs (per-loader ids) and their per-step tables, steps, latent shape, batch and forced
+path. A hit is used only if, in addition, every merge layer's live tensor still equals its pristine copy bit for bit
+and every bypass layer's live tensor has the fp64 sum recorded at build (ComfyUI re-loads weights in place between
+runs, so version counters cannot tell; an in-place change by anyone forces a rebuild); the entry is taken out of
+the cache while a run uses it and put back only after a successful restore. When ComfyUI detaches (unloads) the
+model, entries whose pristine copies sit on another device than the model's offload device are dropped
+(``ON_DETACH`` callback), so no VRAM is held for an unloaded model; ``clear_engine_cache()`` drops all.
+
 Assumptions: weights are rewritten between model calls only, so no forward ever sees a half-merged tensor. A layer
 whose module ComfyUI offloads (lowvram ``weight_function`` patches) or whose weight is quantised/fp8 is never
 written: it takes the bypass path (``y += ((x·Aᵀ)·e)·Bᵀ``) on top of whatever ComfyUI computes. On CPU tests the
@@ -34,9 +45,11 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from collections import OrderedDict
 
 import comfy.patcher_extension as pe
 import comfy.utils
+import torch
 
 from ..lora import ScheduledLoraMerge, keyframe_weight, sampler_step_weight
 from . import sampling_context
@@ -46,6 +59,8 @@ SCHEDULES = "forgeline_lora_schedules"
 ENGINE = "forgeline_lora_engine"
 WRAPPER_KEY = "forgeline.lora_schedule"
 FORCE_PATH = "forgeline_lora_force_path"
+ENGINE_CACHE_SIZE = 2
+_ENGINE_CACHE: OrderedDict = OrderedDict()      # key -> ((engine, tables, names), bypass-layer checksums)
 _IN_OP = re.compile(r"diffusion_model\.input_blocks\.(\d+)\.0\.op\.")
 _OUT = re.compile(r"diffusion_model\.output_blocks\.(\d+)\.(\d+)\.conv\.")
 
@@ -62,6 +77,8 @@ def add_scheduled_lora(model, request, patches, unet_slots):
     if not model.get_wrappers(pe.WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY):
         model.add_wrapper_with_key(pe.WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY, _sampler_sample)
     sampling_context.on_call(model, WRAPPER_KEY, _before_call)
+    if not model.get_callbacks(pe.CallbacksMP.ON_DETACH, WRAPPER_KEY):
+        model.add_callback_with_key(pe.CallbacksMP.ON_DETACH, WRAPPER_KEY, _forget_model)
 
 
 def set_force_path(model, path):
@@ -157,6 +174,51 @@ def build_engine(base_model, entries, steps, latent_shape, batch, force_path=Non
     return engine, tables, names
 
 
+def clear_engine_cache():
+    """Drop every cached engine (and its pristine copies)."""
+    _ENGINE_CACHE.clear()
+
+
+def _forget_model(patcher, *args):
+    model_id, offload = id(getattr(patcher, "model", None)), str(getattr(patcher, "offload_device", "cpu"))
+    for key in [k for k in _ENGINE_CACHE if k[0] == model_id]:
+        engine = _ENGINE_CACHE[key][0][0]
+        if any(str(layer.live.device) != offload for layer in engine.layers.values()):
+            del _ENGINE_CACHE[key]
+
+
+def _bypass_sums(engine):
+    return tuple(float(torch.sum(layer.live.detach(), dtype=torch.float64)) for layer in engine.layers.values()
+                 if layer.pristine is None)
+
+
+def engine_cache_key(base_model, entries, tables, steps, latent_shape, batch, force_path):
+    """Everything a built engine depends on except the bits of the live weights (see module docstring)."""
+    live = []
+    for key in sorted({k for e in entries for k in e["patches"]}):
+        t = comfy.utils.get_attr(base_model, key)
+        module = comfy.utils.get_attr(base_model, key.rsplit(".", 1)[0])
+        live.append((key, id(t), str(t.dtype), str(t.device), tuple(t.shape), _offloaded(module)))
+    return (id(base_model), tuple(live), tuple(e["id"] for e in entries), tuple(tuple(t) for t in tables),
+            int(steps), tuple(latent_shape), int(batch), force_path)
+
+
+def _cached_engine(key):
+    """The cached ``(engine, tables, names)`` for ``key`` if its weights are untouched since its restore, else None;
+    the entry leaves the cache either way (it is put back after the run's restore)."""
+    hit = _ENGINE_CACHE.pop(key, None)
+    if hit is None:
+        return None
+    state, sums = hit
+    engine = state[0]
+    if _bypass_sums(engine) != sums:
+        return None
+    for layer in engine.layers.values():
+        if layer.pristine is not None and not torch.equal(layer.live, layer.pristine):
+            return None
+    return state
+
+
 def _install_bypass_hooks(engine, base_model):
     handles = []
     for key, layer in engine.layers.items():
@@ -187,8 +249,14 @@ def _sampler_sample(executor, *args, **kwargs):
     cfg = float(getattr(guider, "cfg", 2.0))
     batch = int(noise.shape[0]) * (1 if cfg == 1.0 else 2)
     base_model = guider.model_patcher.model
-    engine, tables, names = build_engine(base_model, entries, steps, tuple(noise.shape), batch,
-                                         topts.get(FORCE_PATH), sampling_context.total_steps(topts, steps))
+    table_steps = sampling_context.total_steps(topts, steps)
+    key = engine_cache_key(base_model, entries, [step_weights(e, table_steps) for e in entries], steps,
+                           tuple(noise.shape), batch, topts.get(FORCE_PATH))
+    state = _cached_engine(key)
+    if state is None:
+        state = build_engine(base_model, entries, steps, tuple(noise.shape), batch, topts.get(FORCE_PATH),
+                             table_steps)
+    engine, tables, names = state
     topts[ENGINE] = (engine, tables, names, [e["mode"] for e in entries])
     handles = _install_bypass_hooks(engine, base_model)
     try:
@@ -198,6 +266,9 @@ def _sampler_sample(executor, *args, **kwargs):
             h.remove()
         engine.restore()
         topts.pop(ENGINE, None)
+        _ENGINE_CACHE[key] = (state, _bypass_sums(engine))
+        while len(_ENGINE_CACHE) > ENGINE_CACHE_SIZE:
+            _ENGINE_CACHE.popitem(last=False)
 
 
 def _before_call(ctx, model_options):

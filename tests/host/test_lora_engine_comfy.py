@@ -9,6 +9,7 @@ import torch
 import comfy.lora
 import comfy.sample
 import comfy.sd
+import comfy.utils
 
 from forgeline.nodes import lora_loader as ll
 from forgeline.nodes import lora_schedule as ls
@@ -202,3 +203,34 @@ def test_per_step_weights_follow_loractl(sd15, schedule, steps, mode, expected):
         assert seen == [None] * steps and m.patches   # constant → ComfyUI patches, no engine
         return
     assert all(math.isclose(a, b, abs_tol=1e-12) for a, b in zip(seen, expected)) and len(seen) == steps
+
+
+def test_engine_is_cached_between_runs_and_weights_stay_bit_identical(sd15, monkeypatch):
+    """Second identical run reuses the built engine; a changed run, or weights changed behind the engine's back
+    (an in-place ``.data`` write that bumps no version counter), rebuilds; pristine bits come back after every run."""
+    model, clip = sd15
+    builds = []
+    real_build = ls.build_engine
+    monkeypatch.setattr(ls, "build_engine", lambda *a, **k: builds.append(1) or real_build(*a, **k))
+    ls.clear_engine_cache()
+    before = {k: v.clone() for k, v in _weights(model).items()}
+    m, c = _scheduled(model, clip, "0@0,1@1", path="merge")
+    first = _sample(m, c, steps=4, seed=11)
+    assert len(builds) == 1 and all(torch.equal(before[k], v) for k, v in _weights(model).items())
+    second = _sample(m, c, steps=4, seed=11)
+    assert len(builds) == 1                                    # cache hit: no rebuild
+    assert torch.equal(first, second)                          # and the same result as the fresh engine
+    assert all(torch.equal(before[k], v) for k, v in _weights(model).items())
+    _sample(m, c, steps=5, seed=11)                            # other steps → other tables → rebuild
+    assert len(builds) == 2
+    key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
+    live = comfy.utils.get_attr(model.model, key)
+    live.data.add_(1.0)                                        # no version bump: caught by the pristine check
+    try:
+        touched = {k: v.clone() for k, v in _weights(model).items()}
+        _sample(m, c, steps=5, seed=11)
+        assert len(builds) == 3
+        assert all(torch.equal(touched[k], v) for k, v in _weights(model).items())
+    finally:
+        live.data.copy_(before[key])
+    ls.clear_engine_cache()
