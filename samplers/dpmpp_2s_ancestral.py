@@ -17,7 +17,6 @@ import torch
 
 from .ancestral_step import _as_tensor_like, get_ancestral_step, get_ancestral_step_rf
 from .flow import is_flow_model
-from .karras_ode import to_d
 from .noise_comfy import comfy_noise_sampler
 from .progress import step_range
 

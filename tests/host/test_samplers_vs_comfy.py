@@ -9,7 +9,6 @@ from comfy.k_diffusion import sampling as ks
 from forgeline.samplers import (comfy_initial_latent, comfy_initial_noise, comfy_max_denoise, comfy_noise_sampler,
                                 get_ancestral_step, is_flow_model, sample_dpmpp_2s_ancestral,
                                 sample_euler_ancestral)
-from forgeline.schedulers import karras_sigmas
 
 SHAPE = (1, 4, 8, 8)
 M = torch.linspace(-1.0, 1.0, 256).reshape(SHAPE)

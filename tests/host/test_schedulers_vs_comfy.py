@@ -33,7 +33,7 @@ def import_comfy_extra(name):
 AlignYourStepsScheduler = import_comfy_extra("comfy_extras.nodes_align_your_steps").AlignYourStepsScheduler
 SplitSigmasDenoise = import_comfy_extra("comfy_extras.nodes_custom_sampler").SplitSigmasDenoise
 
-from forgeline.schedulers import ays_denoise_slice, ays_sigmas, karras_sigmas, ksampler_denoise_sigmas
+from forgeline.schedulers import ays_denoise_slice, ays_sigmas, karras_sigmas, ksampler_denoise_sigmas  # noqa: E402
 
 
 class EPSDiscrete(cms.ModelSamplingDiscrete, cms.EPS):
