@@ -120,16 +120,20 @@ def _check_steps(steps, what):
         raise ValueError(f"{what} must be a whole number of sampling steps >= 1, got {steps!r}")
 
 
-def loractl_weights(tag_or_params, steps, hr_steps=None):
-    """Weights indexed by A1111 ``shared.state.sampling_step`` (0…steps−1; hires 0…hr_steps−1), as loractl returns
-    them: ``{"te": [...], "unet": [...], "hrte": [...], "hrunet": [...]}`` (hires lists empty without hr_steps)."""
+def _slot_steps(steps, hr_steps):
+    """(slot, number of steps in its pass) for te/unet (first pass) and hrte/hrunet (hires pass), validated."""
     _check_steps(steps, "steps")
     if hr_steps is not None:
         _check_steps(hr_steps, "hr_steps")
+    return [(slot, steps if not slot.startswith("hr") else (hr_steps or 0)) for slot in SLOTS]
+
+
+def loractl_weights(tag_or_params, steps, hr_steps=None):
+    """Weights indexed by A1111 ``shared.state.sampling_step`` (0…steps−1; hires 0…hr_steps−1), as loractl returns
+    them: ``{"te": [...], "unet": [...], "hrte": [...], "hrunet": [...]}`` (hires lists empty without hr_steps)."""
     slots = loractl_params(tag_or_params)
     out = {}
-    for slot in SLOTS:
-        n = steps if not slot.startswith("hr") else (hr_steps or 0)
+    for slot, n in _slot_steps(steps, hr_steps):
         out[slot] = [keyframe_weight(slots[slot], s, n) for s in range(n)]
     return out
 
@@ -161,13 +165,9 @@ def sampler_step_weights(tag_or_params, steps, hr_steps=None, mode="loractl"):
     in ``"exact"`` mode every slot follows its schedule per step (re-encode per distinct TE weight)."""
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {MODES}")
-    _check_steps(steps, "steps")
-    if hr_steps is not None:
-        _check_steps(hr_steps, "hr_steps")
     slots = loractl_params(tag_or_params)
     out = {}
-    for slot in SLOTS:
-        n = steps if not slot.startswith("hr") else (hr_steps or 0)
+    for slot, n in _slot_steps(steps, hr_steps):
         if mode == "loractl" and slot in ("te", "hrte"):
             out[slot] = [keyframe_weight(slots[slot], 0, n)] * n
         else:

@@ -63,6 +63,18 @@ def prepare_base(base: Path) -> Path:
 
 
 class ComfyServer:
+    """A ``main.py --cpu`` process on a loopback port (see the module docstring)."""
+
+    @classmethod
+    def for_tests(cls, base: Path, families=("sd15",)):
+        """Generator for a pytest session fixture: fixtures generated, base prepared, server booted and stopped."""
+        ensure_fixture_models(tuple(families))
+        server = cls(prepare_base(base)).start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
     def __init__(self, base: Path | None, port: int | None = None, extra_args=(), python: str | None = None):
         self.base = Path(base) if base else None
         self.port = port or free_port()

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
-from comfy_server import ComfyServer, ensure_fixture_models, prepare_base  # noqa: E402
+from comfy_server import ComfyServer  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -23,13 +23,7 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
 
 @pytest.fixture(scope="session")
 def browser_server(tmp_path_factory):
-    ensure_fixture_models(("sd15",))
-    base = prepare_base(tmp_path_factory.mktemp("browser_base"))
-    server = ComfyServer(base).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from ComfyServer.for_tests(tmp_path_factory.mktemp("browser_base"), ("sd15",))
 
 
 @pytest.fixture(scope="session")

@@ -11,20 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from comfy_client import ComfyClient  # noqa: E402
-from comfy_server import ComfyServer, ensure_fixture_models, prepare_base  # noqa: E402
+from comfy_server import ComfyServer  # noqa: E402
 
 FAMILIES = tuple(os.environ.get("FORGELINE_TEST_MODELS", "sd15,sdxl").split(","))
 
 
 @pytest.fixture(scope="session")
 def comfy_server(tmp_path_factory):
-    ensure_fixture_models(FAMILIES)
-    base = prepare_base(tmp_path_factory.mktemp("comfy_base"))
-    server = ComfyServer(base).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from ComfyServer.for_tests(tmp_path_factory.mktemp("comfy_base"), FAMILIES)
 
 
 @pytest.fixture(scope="session")
