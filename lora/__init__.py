@@ -6,7 +6,6 @@ Pure Python + torch/numpy; no ComfyUI import. Loading/format parsing (part A) li
 from .block_weights import (BLOCKID12, BLOCKID17, BLOCKID20, BLOCKID26, INSPIRE_PRESETS, LBW_PRESETS, PRESETS,
                             block_id, block_index, block_multiplier, block_multipliers, block_vector,
                             is_block_weight_spec)
-from .cost_model import bypass_bytes, bypass_macs, choose_path, merge_bytes, merge_macs
 from .formats import (ADAPTER_KINDS, LORA_EXTENSIONS, Adapter, LoadedLora, LoraFileError, LoraReport, adapter_update,
                       build_report, check_fits, check_lora_tensors, clip_lora_key_map, delta_weight, detect_format,
                       dora_axis, dora_weight, family_from_adapters, family_from_metadata, find_target,
@@ -15,21 +14,20 @@ from .formats import (ADAPTER_KINDS, LORA_EXTENSIONS, Adapter, LoadedLora, LoraF
                       preferred_lora_names, raw_delta, read_safetensors_metadata, resolve_lora_path, split_lora_key,
                       unet_lora_key_map)
 from .extra_networks import LORA_TAG_TYPES, lora_entries, parse_extra_networks, split_tag_args
-from .lcm_merge import lcm_merge, lcm_merge_weight
+from .lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
 from .loractl import (LoractlStepsError, keyframe_weight, loractl_params, loractl_weights, parse_keyframes,
                       sampler_step_weight, sampler_step_weights)
-from .scheduled_merge import DenseDelta, LowRank, ScheduledLoraMerge, adapter_parts
+from .scheduled_delta import ScheduledLayer
 from .trigger_words import civitai_trigger_words, file_sha256, rank_tag_frequency, trigger_words
 
 __all__ = [
     "BLOCKID12", "BLOCKID17", "BLOCKID20", "BLOCKID26", "INSPIRE_PRESETS", "LBW_PRESETS", "PRESETS",
     "block_id", "block_index", "block_multiplier", "block_multipliers", "block_vector", "is_block_weight_spec",
-    "bypass_bytes", "bypass_macs", "choose_path", "merge_bytes", "merge_macs",
     "LORA_TAG_TYPES", "lora_entries", "parse_extra_networks", "split_tag_args",
-    "lcm_merge", "lcm_merge_weight",
+    "DEFAULT_LCM_STRENGTH", "DEFAULT_STYLE_STRENGTH",
     "LoractlStepsError", "keyframe_weight", "loractl_params", "loractl_weights", "parse_keyframes",
     "sampler_step_weight", "sampler_step_weights",
-    "DenseDelta", "LowRank", "ScheduledLoraMerge", "adapter_parts",
+    "ScheduledLayer",
     "civitai_trigger_words", "file_sha256", "rank_tag_frequency", "trigger_words",
     # part A: loading, formats, key mapping, ΔW maths, report
     "ADAPTER_KINDS", "Adapter", "LORA_EXTENSIONS", "LoadedLora", "LoraFileError", "LoraReport", "adapter_update",

@@ -36,12 +36,12 @@ import latent_preview
 from comfy_api.latest import io
 
 from ..samplers import hires_pass_steps, hires_schedule_length, hires_target_size
-from . import dropdowns, prompt_schedule, sampling_context, upscale
-from .a1111_sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
+from ..host import dropdowns, prompt_schedule, sampling_hooks, upscale
+from ..host.lora_schedule import PASS_KEY
+from ..host.sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
 from .ksampler_a1111 import noise_inputs, seed_input
 
 SAME = "(same as first pass)"
-PASS_KEY = "forgeline_pass"
 MAX_RESOLUTION = 16384
 
 
@@ -83,7 +83,7 @@ def mark_pass(model_clone, name, **info):
     def before_call(ctx, model_options):
         ctx.extra.update(tag)
 
-    sampling_context.on_call(model_clone, f"forgeline.pass.{name}", before_call)
+    sampling_hooks.on_call(model_clone, f"forgeline.pass.{name}", before_call)
     return model_clone
 
 

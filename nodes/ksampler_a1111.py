@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from . import dropdowns
-from .a1111_sampling import IMG2IMG_STEP_RULES, NOISE_SOURCES, sample_a1111, sampler_names, sampling_input_error
-from .a1111_sampling import scheduler_names
+from ..host import dropdowns
+from ..host.sampling import (IMG2IMG_STEP_RULES, NOISE_SOURCES, sample_a1111, sampler_names, sampling_input_error,
+                             scheduler_names)
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 

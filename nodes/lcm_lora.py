@@ -13,27 +13,12 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..lora.lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
-from .lora_loader import LoraRequest, apply_loras, describe, lora_names, validate_common
+from ..host.lcm import lcm_model_sampling, save_merged_checkpoint
+from ..host.lora_apply import apply_loras, validate_common
+from ..host.model_folders import lora_names
+from ..lora.requests import LoraRequest, describe
 
 PRESET = {"steps": 4, "cfg": 1.0, "sampler": "lcm", "scheduler": "sgm_uniform"}
-
-
-def lcm_model_sampling(model):
-    """``model`` (a clone) with ComfyUI's LCM model sampling object patched in."""
-    from comfy_extras.nodes_model_advanced import LCM, ModelSamplingDiscreteDistilled
-
-    class ModelSamplingLCM(ModelSamplingDiscreteDistilled, LCM):
-        pass
-
-    model.add_object_patch("model_sampling", ModelSamplingLCM(model.model.model_config, zsnr=False))
-    return model
-
-
-def save_merged_checkpoint(model, clip, prefix):
-    import folder_paths
-    from comfy_extras.nodes_model_merging import save_checkpoint
-
-    save_checkpoint(model, clip=clip, filename_prefix=prefix, output_dir=folder_paths.get_output_directory())
 
 
 class ForgelineLCMLoraMerge(io.ComfyNode):

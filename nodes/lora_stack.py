@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .lora_loader import MODES, LoraRequest, apply_loras, describe, lora_inputs, validate_common
+from ..host.lora_apply import apply_loras, validate_common
+from ..lora.requests import MODES, LoraRequest, describe
+from .lora_loader import lora_inputs
 
 SLOTS = 4
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..lora import lora_entries, parse_extra_networks
-from .lora_loader import MODES, LoraRequest, apply_loras, describe
+from ..host.lora_apply import apply_loras
+from ..lora.requests import MODES, LoraRequest, describe
 
 COND_KEY = "forgeline_lora_tags"
 

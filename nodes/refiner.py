@@ -24,7 +24,7 @@ an ``aesthetic_score`` get A1111's defaults (``sdxl_refiner_high_aesthetic_score
 Pass markers: ``transformer_options["forgeline_pass"]`` / ``ctx.extra`` carry ``{"pass": "base" | "refiner",
 "switch_step": k, "total_steps": steps}``.
 
-One logical run for the step counters (``sampling_context.continue_run``): both parts' contexts describe the whole
+One logical run for the step counters (``sampling_hooks.continue_run``): both parts' contexts describe the whole
 schedule (``ctx.steps = steps``), and the refiner part's model-call counter starts at the base part's call count and
 its sampler step at ``k`` (``sampling_step = k − 1``, the base's last callback), as A1111's single run counts — so
 prompt editing switches at the same model call and loractl reads the same step as without the split.
@@ -39,11 +39,11 @@ import comfy.utils
 from comfy_api.latest import io
 
 from ..samplers import refiner_switch_step_by_steps, refiner_switch_step_by_timestep
-from . import dropdowns, sampling_context
-from .a1111_sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
+from ..host import dropdowns, sampling_hooks
+from ..host.sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
 from .hires_fix import PassProgress, mark_pass
 from .ksampler_a1111 import noise_inputs, seed_input
-from .sampling_context import SECOND_ORDER_FUNCTIONS
+from ..samplers.sampling_context import SECOND_ORDER_FUNCTIONS
 
 SWITCH_BY = ("timestep", "steps")
 
@@ -134,12 +134,12 @@ def refiner_handoff(base_model, base_positive, base_negative, refiner_model, ref
                               callback=progress.callback(refiner_model), **common)
         return out, k
     base = mark_pass(base_model.clone(), "base", **tag)
-    sampling_context.continue_run(base, calls=0, steps=0, sigmas=sigmas)
+    sampling_hooks.continue_run(base, calls=0, steps=0, sigmas=sigmas)
     out, info = sample_a1111(base, base_positive, base_negative, latent, cfg=cfg, last_step=k,
                              force_full_denoise=k >= steps, callback=progress.callback(), **common)
     if k >= steps:
         return out, k
-    sampling_context.continue_run(refiner, calls=info.model_calls, steps=k, sigmas=sigmas)
+    sampling_hooks.continue_run(refiner, calls=info.model_calls, steps=k, sigmas=sigmas)
     out, _ = sample_a1111(refiner, refiner_positive, refiner_negative, out, cfg=refiner_cfg or cfg, start_step=k,
                           add_noise=False, noise_sampler=info.noise_sampler,
                           callback=progress.callback(refiner_model), **common)

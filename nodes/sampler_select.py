@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from .a1111_sampling import build_sampler, sampling_input_error
+from ..host.sampling import build_sampler, sampling_input_error
 from .ksampler_a1111 import noise_inputs
 
 

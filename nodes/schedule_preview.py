@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from comfy_api.latest import io, ui
 
-from .a1111_sampling import sigmas_error
+from ..host.sampling import sigmas_error
 
 _BG, _AXIS, _GRID, _LINE, _ZERO, _TEXT = ((255, 255, 255), (40, 40, 40), (225, 225, 225), (31, 119, 180),
                                           (214, 39, 40), (20, 20, 20))

@@ -23,13 +23,13 @@ from .progress import step_range
 
 @torch.no_grad()
 def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
-                              noise_sampler=None, flow=None):
+                              noise_sampler=None, flow=None, noise_scale=1.0):
     """Ancestral sampling with DPM-Solver++(2S) second-order steps (Lu et al. 2022; k-diffusion)."""
     if flow is None:
         flow = is_flow_model(model)
     if flow:
         return sample_dpmpp_2s_ancestral_rf(model, x, sigmas, extra_args=extra_args, callback=callback,
-                                            disable=disable, eta=eta, s_noise=s_noise, noise_sampler=noise_sampler)
+                                            disable=disable, eta=eta, s_noise=s_noise, noise_sampler=noise_sampler, noise_scale=noise_scale)
     extra_args = {} if extra_args is None else extra_args
     noise_sampler = comfy_noise_sampler(x, extra_args.get("seed")) if noise_sampler is None else noise_sampler
     s_in = x.new_ones([x.shape[0]])
@@ -58,7 +58,7 @@ def sample_dpmpp_2s_ancestral(model, x, sigmas, extra_args=None, callback=None, 
 
 @torch.no_grad()
 def sample_dpmpp_2s_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0,
-                                 s_noise=1.0, noise_sampler=None):
+                                 s_noise=1.0, noise_sampler=None, noise_scale=1.0):
     """DPM-Solver++(2S) ancestral for rectified-flow (CONST) models, ComfyUI ``sample_dpmpp_2s_ancestral_RF``.
 
     λ(σ) = log((1−σ)/σ), σ(λ) = 1/(e^λ + 1); the midpoint is σ(λ_i + ½(λ_down − λ_i)), or 0.9999 when σ_i = 1
@@ -66,6 +66,7 @@ def sample_dpmpp_2s_ancestral_rf(model, x, sigmas, extra_args=None, callback=Non
     """
     extra_args = {} if extra_args is None else extra_args
     noise_sampler = comfy_noise_sampler(x, extra_args.get("seed")) if noise_sampler is None else noise_sampler
+    s_noise = s_noise * noise_scale  # ComfyUI 0.33 (upstream 8e53f001): × model_sampling.noise_scale
     s_in = x.new_ones([x.shape[0]])
     sigma_fn = lambda lam: (lam.exp() + 1) ** -1
     lambda_fn = lambda sigma: ((1 - sigma) / sigma).log()

@@ -24,13 +24,13 @@ from .progress import step_range
 
 @torch.no_grad()
 def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
-                           noise_sampler=None, flow=None):
+                           noise_sampler=None, flow=None, noise_scale=1.0):
     """Ancestral sampling with Euler method steps (Karras et al. 2022; k-diffusion)."""
     if flow is None:
         flow = is_flow_model(model)
     if flow:
         return sample_euler_ancestral_rf(model, x, sigmas, extra_args=extra_args, callback=callback,
-                                         disable=disable, eta=eta, s_noise=s_noise, noise_sampler=noise_sampler)
+                                         disable=disable, eta=eta, s_noise=s_noise, noise_sampler=noise_sampler, noise_scale=noise_scale)
     extra_args = {} if extra_args is None else extra_args
     noise_sampler = comfy_noise_sampler(x, extra_args.get("seed")) if noise_sampler is None else noise_sampler
     s_in = x.new_ones([x.shape[0]])
@@ -52,10 +52,11 @@ def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, dis
 
 @torch.no_grad()
 def sample_euler_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
-                              noise_sampler=None):
+                              noise_sampler=None, noise_scale=1.0):
     """Ancestral Euler for rectified-flow (CONST) models, ComfyUI ``sample_euler_ancestral_RF`` (samplers.md §6)."""
     extra_args = {} if extra_args is None else extra_args
     noise_sampler = comfy_noise_sampler(x, extra_args.get("seed")) if noise_sampler is None else noise_sampler
+    s_noise = s_noise * noise_scale  # ComfyUI 0.33 (upstream 8e53f001): × model_sampling.noise_scale
     s_in = x.new_ones([x.shape[0]])
     for i in step_range(len(sigmas) - 1, disable=disable):
         denoised = model(x, sigmas[i] * s_in, **extra_args)

@@ -1,4 +1,4 @@
-"""A1111 seeds and noise streams (``modules/rng.py`` ``ImageRNG``, ``processing.py``; samplers.md §7.2).
+"""A1111 seeds and noise streams (AUTOMATIC1111/stable-diffusion-webui ``modules/rng.py`` ``ImageRNG``).
 
 * Per-image seeds: ``all_seeds = [seed + i]`` when ``subseed_strength == 0``, else every image keeps ``seed``;
   ``all_subseeds = [subseed + i]`` always.
@@ -13,6 +13,8 @@
   ``torch.randn_like(x)`` of k-diffusion (the ancestral noise) becomes ``p.rng.next()``, so
   ``noise_sampler()`` here is ``(σ, σ_next) ↦ next()``, usable by both ancestral samplers.
 * Not reproduced: "resize seed from width/height".
+
+Source: AUTOMATIC1111/stable-diffusion-webui ``modules/rng.py`` (``ImageRNG``, ``slerp``), ``modules/processing.py``.
 """
 import torch
 
@@ -21,13 +23,20 @@ from .philox import PhiloxGenerator
 RANDN_SOURCES = ("CPU", "GPU", "NV")
 
 
-def a1111_seeds(seed, count, subseed=None, subseed_strength=0.0):
-    """A1111 per-image ``(seeds, subseeds)`` for a batch of ``count`` images (``subseeds`` is None without subseed)."""
+def a1111_seeds(seed, count, subseed=None, subseed_strength=0.0, indices=None):
+    """A1111 per-image ``(seeds, subseeds)`` for a batch of ``count`` images (``subseeds`` is None without subseed).
+
+    ``indices`` (ComfyUI's ``batch_index`` of a latent taken out of a larger batch) replaces ``range(count)``, so
+    image ``k`` of the original batch keeps seed ``seed + k``."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"a1111_seeds: count={count!r} must be a whole number >= 1 (the batch size)")
+    positions = list(range(count)) if indices is None else [int(i) for i in indices]
+    if len(positions) != count:
+        raise ValueError(f"a1111_seeds: {len(positions)} batch indices for a batch of {count}; the latent's "
+                         "batch_index must have one entry per image")
     seed = int(seed)
-    seeds = [seed + (i if subseed_strength == 0 else 0) for i in range(count)]
-    subseeds = None if subseed is None else [int(subseed) + i for i in range(count)]
+    seeds = [seed + (i if subseed_strength == 0 else 0) for i in positions]
+    subseeds = None if subseed is None else [int(subseed) + i for i in positions]
     return seeds, subseeds
 
 

@@ -3,8 +3,10 @@
 * Initial noise (``comfy.sample.prepare_noise``): one CPU ``torch.randn`` stream seeded with ``seed`` for the whole
   batch; with ``batch_inds`` the single-image draws are taken in order 0 … max index and picked by index.
 * Ancestral noise (``comfy.k_diffusion.sampling.default_noise_sampler(x, seed)``): a fresh generator on ``x.device``
-  seeded with the same seed, one ``randn(x.shape)`` per call; ``(σ, σ_next)`` are ignored; ``seed=None`` uses the
-  global RNG. On CPU the first ancestral draw therefore equals the initial noise.
+  seeded with the seed, one ``randn(x.shape)`` per call; ``(σ, σ_next)`` are ignored; ``seed=None`` uses the global
+  RNG. ComfyUI 0.3.75 seeds it with ``seed`` on every device (so on CPU the first ancestral draw equals the initial
+  noise); since upstream commit 1e4e342f (ComfyUI#11528, in 0.33.0) a CPU generator is seeded with ``seed + 1``
+  (``cpu_seed_offset=1``), a CUDA one still with ``seed``. ``host/noise.py`` finds which rule the running host has.
 """
 import torch
 
@@ -23,10 +25,13 @@ def comfy_initial_noise(shape, seed, batch_inds=None, dtype=torch.float32):
     return torch.cat([draws[i] for i in wanted], dim=0)
 
 
-def comfy_noise_sampler(x, seed=None):
-    """ComfyUI ``default_noise_sampler``: ``(σ, σ_next) ↦ randn(x.shape)`` from a generator on ``x.device``."""
+def comfy_noise_sampler(x, seed=None, cpu_seed_offset=0):
+    """ComfyUI ``default_noise_sampler``: ``(σ, σ_next) ↦ randn(x.shape)`` from a generator on ``x.device`` seeded
+    with ``seed`` (+ ``cpu_seed_offset`` on a CPU device, see the module docstring)."""
     generator = None
     if seed is not None:
+        if x.device.type == "cpu":
+            seed = _seed(seed) + int(cpu_seed_offset)
         generator = torch.Generator(device=x.device).manual_seed(_seed(seed))
 
     def noise_sampler(sigma, sigma_next):

@@ -24,7 +24,7 @@ def _model_calls(ours, theirs):
         import comfy.sample
         import comfy.sd
 
-        from forgeline.nodes import a1111_sampling, sampling_context
+        from forgeline.host import sampling as a1111_sampling, sampling_hooks as sampling_context
         from forgeline.scripts.comfy_server import MODELS_CACHE
 
         path = MODELS_CACHE / "checkpoints" / "forgeline_random_sd15_standin.safetensors"

@@ -16,11 +16,12 @@ import comfy.sample
 import comfy.sd
 
 from forgeline.nodes import hires_fix as hf
-from forgeline.nodes import lora_loader as ll
+from forgeline.host import lora_apply as ll
+from forgeline.nodes.lora_loader import ForgelineLoraLoader
 from forgeline.nodes import prompt_encode as pe
-from forgeline.nodes import prompt_schedule as ps
+from forgeline.host import prompt_schedule as ps
 from forgeline.nodes import refiner as rf
-from forgeline.nodes import sampling_context as sc
+from forgeline.host import sampling_hooks as sc
 
 SEED, CFG = 7, 5.0
 
@@ -147,7 +148,7 @@ def test_legacy_hires_pass_boolean_still_loads(sd15):
     true = the hr slot in every run."""
     model, clip = sd15
     for legacy, expected in ((False, RAMP_UP), (True, RAMP_DOWN)):
-        out = ll.ForgelineLoraLoader.execute(model, f"{LORA}.safetensors", 1.0, 1.0, "0@0,1@1:hr=1@0,0@1", "",
+        out = ForgelineLoraLoader.execute(model, f"{LORA}.safetensors", 1.0, 1.0, "0@0,1@1:hr=1@0,0@1", "",
                                              "loractl", hires_pass=legacy)
         m = out.result[0]
         seen = _lora_weights_per_call(m)

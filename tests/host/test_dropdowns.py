@@ -15,7 +15,7 @@ from comfy.k_diffusion import sampling as kds
 from comfy_extras import nodes_align_your_steps as cays
 from comfy_extras import nodes_custom_sampler as ccs
 
-from forgeline.nodes import dropdowns
+from forgeline.host import dropdowns
 from forgeline.nodes.sigmas import ForgelineAYSSigmas, ForgelineKarrasSigmas
 
 # ComfyUI 0.3.75 comfy_extras/nodes_align_your_steps.py NOISE_LEVELS (NVIDIA's tables; SD1 = model σ at t = 999,
@@ -63,12 +63,22 @@ def test_stock_ksampler_ays_uses_sd1_table_for_sd15(sd15):
     torch.testing.assert_close(sig, torch.tensor(AYS_SD1_10), rtol=1e-6, atol=1e-6)
 
 
-def test_ays_sees_sdxl_through_the_latent_format(sd15):
-    m = sd15.clone()
-    m.add_object_patch("latent_format", comfy.latent_formats.SDXL())
-    torch.testing.assert_close(_ksampler_sigmas(m, "forgeline_ays"), torch.tensor(AYS_SDXL_10), rtol=1e-6, atol=1e-6)
-    basic = ccs.BasicScheduler.execute(m, "forgeline_ays", 10, 1.0)[0]  # BasicScheduler finds the model too
-    torch.testing.assert_close(basic, torch.tensor(AYS_SDXL_10), rtol=1e-6, atol=1e-6)
+def test_ays_sees_sdxl_through_the_owning_model(sd15, caplog):
+    """The handler finds the model that owns the model_sampling module (no caller frames): a model whose latent
+    format is SDXL gets the SDXL table from the stock KSampler and BasicScheduler, with no warning."""
+    base = sd15.model
+    original = base.latent_format
+    base.latent_format = comfy.latent_formats.SDXL()
+    try:
+        m = sd15.clone()
+        with caplog.at_level("WARNING", logger="forgeline"):
+            torch.testing.assert_close(_ksampler_sigmas(m, "forgeline_ays"), torch.tensor(AYS_SDXL_10), rtol=1e-6,
+                                       atol=1e-6)
+            basic = ccs.BasicScheduler.execute(m, "forgeline_ays", 10, 1.0)[0]
+        torch.testing.assert_close(basic, torch.tensor(AYS_SDXL_10), rtol=1e-6, atol=1e-6)
+        assert "could not see" not in caplog.text
+    finally:
+        base.latent_format = original
 
 
 @pytest.mark.parametrize("steps", [1, 7, 25])

@@ -12,7 +12,7 @@ import comfy.sd
 import nodes as comfy_nodes
 
 from forgeline.nodes import hires_fix as hf
-from forgeline.nodes import sampling_context, upscale
+from forgeline.host import sampling_hooks as sampling_context, upscale
 
 SEED, STEPS, CFG = 5, 3, 6.0
 

@@ -11,9 +11,10 @@ import comfy.sample
 import comfy.sd
 import comfy.utils
 
-from forgeline.nodes import lora_loader as ll
-from forgeline.nodes import lora_schedule as ls
-from forgeline.nodes import sampling_context as sc
+from forgeline.host import lora_apply as ll
+from forgeline.nodes.lora_loader import ForgelineLoraLoader
+from forgeline.host import lora_schedule as ls
+from forgeline.host import sampling_hooks as sc
 
 FORMATS = ["kohya", "kohya_tucker", "diffusers", "diffusers_old", "peft", "peft_bare", "peft_base_model", "peft_dora",
            "loha", "lokr", "lokr_full", "ia3", "ia3_in", "dora", "dora_in", "diff"]
@@ -168,7 +169,7 @@ def test_30_step_ramp_equals_from_pristine_remerges(sd15):
     key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
     w0 = _weights(model)[key].clone()
     m, c = _scheduled(model, clip, "0@0,1@1", mode="exact", path="merge")
-    adapter = ll.load_for(ll.resolve("forgeline_sd15_style_r16"), ll.model_targets(model, clip)).by_target[key][0]
+    adapter = ll.load_for(ll.resolve_lora("forgeline_sd15_style_r16"), ll.model_targets(model, clip)).by_target[key][0]
     delta = ref_update(adapter, w0.double())
     seen = []
 

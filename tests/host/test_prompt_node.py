@@ -13,7 +13,7 @@ import comfy.sample
 import comfy.sd
 
 from forgeline.nodes import prompt_encode as pe
-from forgeline.nodes import prompt_schedule as ps
+from forgeline.host import prompt_schedule as ps
 
 
 def _load(family):

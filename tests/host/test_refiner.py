@@ -16,7 +16,7 @@ import comfy.latent_formats
 import comfy.sd
 import nodes as comfy_nodes
 
-from forgeline.nodes import a1111_sampling as a1
+from forgeline.host import sampling as a1
 from forgeline.nodes import refiner as rf
 from forgeline.samplers import comfy_noise_sampler
 

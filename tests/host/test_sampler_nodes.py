@@ -12,7 +12,7 @@ import torch
 import comfy.sd
 import nodes as comfy_nodes
 
-from forgeline.nodes import a1111_sampling as a1
+from forgeline.host import sampling as a1
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import torch
 import comfy.sample
 import comfy.sd
 
-from forgeline.nodes import sampling_context as sc
+from forgeline.host import sampling_hooks as sc
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ Two kinds of reference:
 import pytest
 
 from forgeline.lora import parse_extra_networks
-from forgeline.nodes.prompt_lint import lint_prompt
+from forgeline.prompt.lint import lint_prompt
 from forgeline.prompt import ScheduleSyntaxError, is_break, parse_prompt_attention, parse_schedule_prompt, prompt_schedule
 from forgeline.prompt.multicond import split_weight
 

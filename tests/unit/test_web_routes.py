@@ -6,7 +6,7 @@ position is ≤ 1, A1111 timing sees sampling_step max(i − 1, 0) at sampler st
 """
 import pytest
 
-from forgeline.nodes.web_routes import lora_curve_route, parse_route
+from forgeline.host.routes import lora_curve_route, parse_route
 
 
 def interp(x, xs, ys):

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from .prompt_lint import lint_prompt
+from ..prompt.lint import lint_prompt
+from ..schedulers import ays_sigmas, ksampler_denoise_sigmas
 
 log = logging.getLogger("forgeline")
 MAX_STEPS = 1000
@@ -46,7 +47,7 @@ def sigmas_route(body: dict) -> dict:
     import comfy.model_sampling
     import comfy.samplers
 
-    from ..schedulers import ksampler_denoise_sigmas
+    from .sampling import FORGELINE_SCHEDULERS
 
     scheduler = body.get("scheduler")
     if scheduler not in comfy.samplers.SCHEDULER_HANDLERS:
@@ -56,12 +57,32 @@ def sigmas_route(body: dict) -> dict:
     if isinstance(denoise, bool) or not isinstance(denoise, (int, float)) or not 0.0 < denoise <= 1.0:
         raise ValueError(f"'denoise' must be a number in (0, 1], got {denoise!r}")
     sampling = comfy.model_sampling.ModelSamplingDiscrete()
+    family = checkpoint_family(body.get("ckpt_name")) if body.get("ckpt_name") else body.get("model_type")
+    if family is not None and family not in ("SD1", "SDXL"):
+        raise ValueError(f"'model_type' must be SD1 or SDXL, got {family!r}")
 
     def calc(n):
+        kind, variant = FORGELINE_SCHEDULERS.get(scheduler, (None, None))
+        if kind == "ays":  # the editor knows the checkpoint; the handler alone cannot see the family
+            return ays_sigmas(family or "SD1", n, variant=variant)
         return comfy.samplers.calculate_sigmas(sampling, scheduler, n)
 
     sigmas = calc(steps) if denoise >= 1.0 else ksampler_denoise_sigmas(calc, steps, float(denoise))
     return {"sigmas": [float(s) for s in sigmas], "scheduler": scheduler, "steps": steps, "denoise": float(denoise)}
+
+
+def checkpoint_family(ckpt_name) -> str:
+    """``"SDXL"`` or ``"SD1"`` from a checkpoint's safetensors key names (SDXL has ``conditioner.embedders.1``)."""
+    import folder_paths
+    from safetensors import safe_open
+
+    if not isinstance(ckpt_name, str) or ckpt_name not in folder_paths.get_filename_list("checkpoints"):
+        raise ValueError(f"'ckpt_name' {ckpt_name!r} is not a checkpoint ComfyUI lists")
+    path = folder_paths.get_full_path("checkpoints", ckpt_name)
+    if not path.endswith(".safetensors"):
+        return "SD1"
+    with safe_open(path, framework="pt", device="cpu") as f:
+        return "SDXL" if any(k.startswith("conditioner.embedders.1.") for k in f.keys()) else "SD1"
 
 
 def lora_curve_route(body: dict) -> dict:
@@ -119,5 +140,3 @@ def on_load() -> None:
     server.routes.post("/forgeline/lora_curve")(handler(lora_curve_route))
     _REGISTERED = True
 
-
-NODES = []

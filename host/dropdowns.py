@@ -1,5 +1,5 @@
 """Forgeline samplers and schedulers in ComfyUI's own dropdowns (KSampler, KSamplerAdvanced, KSamplerSelect,
-BasicScheduler): the pack's one monkeypatch, small and idempotent (comfy-host.md §2.3).
+BasicScheduler): the pack's one monkeypatch, small and idempotent.
 
 ComfyUI has no registry API (up to v0.8): ``KSampler.SAMPLERS is SAMPLER_NAMES`` and ``KSampler.SCHEDULERS is
 SCHEDULER_NAMES`` are the list objects every node's combo refers to, so names are appended to those lists **in
@@ -9,51 +9,81 @@ Schedulers go into ``SCHEDULER_HANDLERS`` as ``SchedulerHandler(fn, use_ms=…)`
 (before ~0.3.2x) get a wrapper around ``comfy.samplers.calculate_sigmas`` that answers the Forgeline names and
 passes everything else through, installed once.
 
-AYS needs the model family but a ``use_ms`` handler only receives ``model_sampling``; SD1.5 and SDXL share the
-same ``model_sampling`` numbers, so the handler finds the ModelPatcher that owns this ``model_sampling`` object in
-its callers' frames (the stock ``KSampler.calculate_sigmas``'s ``self.model``, ``BasicScheduler``'s ``model``)
-and reads its latent format. With no owner in sight it assumes SD1 and logs a warning pointing to the
-"Align Your Steps sigmas (Forgeline)" node, where the model type is explicit.
+AYS needs the model family but a ``use_ms`` handler only receives ``model_sampling`` (SD1.5 and SDXL share the same
+numbers). The family comes from the model that owns this ``model_sampling`` module, found without looking at the
+callers: first among ComfyUI's loaded models (``comfy.model_management.current_loaded_models``), then through the
+garbage collector's referrers (the ``BaseModel`` whose submodule it is). Found owners are remembered per object
+(weakly). With no owner it assumes SD1 and logs one warning pointing to the "Align Your Steps sigmas (Forgeline)"
+node, where the model type is explicit. Forgeline's own samplers pass the model's latent format directly.
 """
 from __future__ import annotations
 
+import gc
 import logging
-import sys
+import weakref
 
+import comfy.model_management
 import comfy.samplers
+import torch
 from comfy.k_diffusion import sampling as k_diffusion_sampling
 
-from .a1111_sampling import FORGELINE_SAMPLERS, FORGELINE_SCHEDULERS, forgeline_schedule
+from .sampling import FORGELINE_SAMPLERS, FORGELINE_SCHEDULERS, forgeline_schedule
 
 log = logging.getLogger("forgeline")
 
-_FRAME_DEPTH = 12
+_OWNERS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_WARNED: set = set()
 
 
-def _owner_latent_format(model_sampling):
-    """Latent format of the ModelPatcher (or BaseModel) in the calling frames that owns ``model_sampling``."""
-    frame = sys._getframe(2)
-    for _ in range(_FRAME_DEPTH):
-        if frame is None:
-            break
-        for value in list(frame.f_locals.values()):
-            candidate = getattr(value, "model", None) if isinstance(value, comfy.samplers.KSampler) else value
-            get = getattr(candidate, "get_model_object", None)
-            try:
-                if get is not None and get("model_sampling") is model_sampling:
-                    return get("latent_format")
-                if getattr(candidate, "model_sampling", None) is model_sampling and hasattr(candidate, "latent_format"):
-                    return candidate.latent_format
-            except Exception:  # a foreign object with a get_model_object of another meaning
-                continue
-        frame = frame.f_back
+def _latent_format_of(owner):
+    return getattr(owner, "latent_format", None)
+
+
+def _module_holding(child):
+    """The ``torch.nn.Module`` with a ``latent_format`` that has ``child`` in its ``_modules`` (gc referrers; the
+    instance dict may sit between the module and its ``_modules`` depending on the Python version)."""
+    for holder in gc.get_referrers(child):
+        if not isinstance(holder, dict) or holder.get("model_sampling") is not child:
+            continue
+        frontier = [holder]
+        for _depth in range(2):
+            found = []
+            for ref in frontier:
+                for candidate in gc.get_referrers(ref):
+                    if isinstance(candidate, torch.nn.Module) and hasattr(candidate, "latent_format"):
+                        return candidate
+                    if isinstance(candidate, dict) and candidate.get("_modules") is ref:
+                        found.append(candidate)
+            frontier = found
     return None
+
+
+def owner_latent_format(model_sampling):
+    """Latent format of the model whose ``model_sampling`` submodule this is, or None (module docstring)."""
+    try:
+        if model_sampling in _OWNERS:
+            return _latent_format_of(_OWNERS[model_sampling]())
+    except TypeError:  # not weak-referenceable
+        return None
+    owner = None
+    for loaded in list(getattr(comfy.model_management, "current_loaded_models", ())):
+        model = getattr(getattr(loaded, "model", None), "model", None)
+        if getattr(model, "model_sampling", None) is model_sampling:
+            owner = model
+            break
+    if owner is None:
+        owner = _module_holding(model_sampling)
+    if owner is None:
+        return None
+    _OWNERS[model_sampling] = weakref.ref(owner)
+    return _latent_format_of(owner)
 
 
 def _ms_handler(name):
     def handler(model_sampling, steps):
-        latent_format = _owner_latent_format(model_sampling) if FORGELINE_SCHEDULERS[name][0] == "ays" else None
-        if latent_format is None and FORGELINE_SCHEDULERS[name][0] == "ays":
+        latent_format = owner_latent_format(model_sampling) if FORGELINE_SCHEDULERS[name][0] == "ays" else None
+        if latent_format is None and FORGELINE_SCHEDULERS[name][0] == "ays" and name not in _WARNED:
+            _WARNED.add(name)
             log.warning("Forgeline: %s could not see which model family is sampling; using the SD1 table. Use the "
                         "'Align Your Steps sigmas (Forgeline)' node to choose SD1/SDXL/SVD explicitly.", name)
         return forgeline_schedule(name, model_sampling, steps, latent_format)
@@ -107,5 +137,3 @@ def on_load() -> None:
     register_samplers()
     register_schedulers()
 
-
-NODES: list = []

@@ -22,10 +22,10 @@ from __future__ import annotations
 import re
 
 from ..lora.extra_networks import EXTRA_NETWORK_RE, LORA_TAG_TYPES, parse_extra_networks
-from ..prompt.attention import parse_prompt_attention
-from ..prompt.multicond import split_weight
-from ..prompt.schedule_grammar import Alternate, Scheduled, ScheduleSyntaxError, parse_schedule_prompt
-from ..prompt.schedules import prompt_schedule
+from .attention import parse_prompt_attention
+from .multicond import split_weight
+from .schedule_grammar import Alternate, Scheduled, ScheduleSyntaxError, parse_schedule_prompt
+from .schedules import prompt_schedule
 
 _AND = re.compile(r"\bAND\b")
 _BREAK = re.compile(r"\bBREAK\b")

@@ -5,10 +5,11 @@ with A1111's seed, noise and step semantics where asked.
 * **CFG** is ComfyUI's ``sampling_function``: ``ε = ε_u + s·(ε_c − ε_u)`` (the uncond pass is skipped at s = 1),
   the same rule as A1111's ``CFGDenoiser``. The classifier-free-guidance paper writes ``(1+w)·ε_c − w·ε_u``,
   which is this with ``s = 1 + w``.
-* **Noise sources** (samplers.md §7):
+* **Noise sources** (AUTOMATIC1111/stable-diffusion-webui ``modules/rng.py``, ``modules/processing.py``):
   - ``"comfy"``: ComfyUI's initial noise (one CPU ``torch.randn`` stream for the batch, ``prepare_noise``) scaled
-    by √(1+σ_0²) at full denoise, and ComfyUI's default ancestral stream (a generator seeded with ``seed``).
-    Equal bit for bit to the stock ``KSampler`` with the same settings.
+    by √(1+σ_0²) at full denoise, and the running host's default ancestral stream (``host/noise.py``: seeded with
+    ``seed``, or ``seed + 1`` on CPU on hosts after upstream 1e4e342f). Equal bit for bit to the stock ``KSampler``
+    of the same host with the same settings.
   - ``"a1111_cpu"`` / ``"a1111_gpu"`` / ``"a1111_nv"``: A1111's ``ImageRNG``: one generator per image seeded
     ``seed + i`` (``seed + batch_index[i]`` for a latent carrying ``batch_index``), initial noise drawn per image,
     ``x_T = latent + noise·σ_0`` (A1111 ``KDiffusionSampler``; no √(1+σ²)), and the ancestral noise continuing
@@ -18,7 +19,7 @@ with A1111's seed, noise and step semantics where asked.
   The explicit ancestral stream is handed to samplers whose ComfyUI default is a Gaussian stream
   (``GAUSSIAN_STREAM_SAMPLERS``: Euler a, DPM2 a, DPM++ 2S a, their cfg_pp forms, LCM); SDE samplers keep
   ComfyUI's Brownian-tree noise (A1111 seeds its Brownian tree per image: not reproduced).
-* **img2img steps** (samplers.md §7.4, §8.2): ``"comfy"`` builds ``int(steps/denoise)`` levels and runs the last
+* **img2img steps** (A1111 ``modules/sd_samplers_common.py`` ``setup_img2img_steps``; ComfyUI ``KSampler.set_steps``): ``"comfy"`` builds ``int(steps/denoise)`` levels and runs the last
   ``steps`` (= A1111 "fix steps" and its HiRes pass); ``"a1111"`` builds ``steps`` levels and runs
   ``int(min(denoise, 0.999)·steps) + 1`` of them (A1111 plain img2img).
 * ``start_step`` / ``last_step`` / ``force_full_denoise`` cut the schedule as ComfyUI's ``KSampler.sample`` does.
@@ -42,17 +43,18 @@ import comfy.samplers
 import comfy.utils
 import latent_preview
 
-from ..samplers import A1111ImageRNG, comfy_noise_sampler, sample_dpmpp_2s_ancestral, sample_euler_ancestral
+from ..samplers import A1111ImageRNG, a1111_seeds, sample_dpmpp_2s_ancestral, sample_euler_ancestral
 from ..schedulers import a1111_img2img_sigmas, ays_sigmas, karras_sigmas, ksampler_denoise_sigmas
-from . import sampling_context
+from . import noise, sampling_hooks
 
 log = logging.getLogger("forgeline")
 
 # ---------------------------------------------------------------- names
 
+# Registered under these names; called the way ComfyUI calls its own samplers, the host's default noise filled in.
 FORGELINE_SAMPLERS = {
-    "forgeline_euler_a": sample_euler_ancestral,
-    "forgeline_dpmpp_2s_a": sample_dpmpp_2s_ancestral,
+    "forgeline_euler_a": noise.with_host_noise(sample_euler_ancestral),
+    "forgeline_dpmpp_2s_a": noise.with_host_noise(sample_dpmpp_2s_ancestral),
 }
 
 # Forgeline schedulers: name → (kind, AYS variant). "comfy" = ComfyUI's / NVIDIA's AYS (log-linear resampling,
@@ -232,8 +234,7 @@ class A1111ScalingKSampler(comfy.samplers.KSAMPLER):
                disable_pbar=False):
         run = self
         if self.replace_noise and self.noise_source != "comfy":
-            seed = extra_args.get("seed") or 0
-            seeds = [int(seed) + i for i in range(noise.shape[0])]
+            seeds, _ = a1111_seeds(extra_args.get("seed") or 0, noise.shape[0])
             first, stream = a1111_noise(noise.shape, seeds, self.noise_source, self.ensd, noise.device)
             if torch.count_nonzero(noise) > 0:
                 noise = first.to(dtype=noise.dtype)
@@ -246,13 +247,14 @@ class A1111ScalingKSampler(comfy.samplers.KSAMPLER):
                                               denoise_mask, disable_pbar)
 
 
-def a1111_noise(shape, seeds, noise_source, ensd, device):
+def a1111_noise(shape, seeds, noise_source, ensd, device, subseeds=None, subseed_strength=0.0):
     """A1111 ``ImageRNG``: ``(initial noise (B,C,H,W), ancestral noise sampler)`` for per-image ``seeds``."""
     if len(shape) != 4:
         raise ValueError(f"A1111 noise needs an image latent (B, C, H, W); got shape {tuple(shape)}. Use "
                          "noise_source='comfy' for video/3-D latents")
     source = {"a1111_cpu": "CPU", "a1111_gpu": "GPU", "a1111_nv": "NV"}[normalize_noise_source(noise_source)]
-    rng = A1111ImageRNG(tuple(shape[1:]), seeds, source=source, eta_noise_seed_delta=ensd, device=device)
+    rng = A1111ImageRNG(tuple(shape[1:]), seeds, source=source, eta_noise_seed_delta=ensd, device=device,
+                        subseeds=subseeds, subseed_strength=subseed_strength)
     first = rng.next()
     return first, rng.noise_sampler()
 
@@ -316,14 +318,6 @@ class SamplingRunInfo:
         return getattr(self, key)
 
 
-def _enable_step_schedules(model_clone):
-    try:
-        from .prompt_schedule import enable_step_schedules
-    except ImportError:
-        return
-    enable_step_schedules(model_clone)
-
-
 def _interruptible(callback):
     def wrapped(step, x0, x, total_steps):
         comfy.model_management.throw_exception_if_processing_interrupted()
@@ -335,13 +329,14 @@ def _interruptible(callback):
 def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler_name, scheduler, denoise=1.0,
                  eta=1.0, s_noise=1.0, noise_source="comfy", ensd=0, start_step=None, last_step=None,
                  add_noise=True, force_full_denoise=True, sigmas=None, img2img_steps="comfy", noise_sampler=None,
-                 callback=None, disable_pbar=False):
+                 callback=None, disable_pbar=False, subseed=None, subseed_strength=0.0):
     """Run one sampling pass with A1111 semantics on ComfyUI's machinery; returns ``(latent_dict, info)``.
 
     ``sigmas`` (optional) replaces the scheduler's schedule (then ``steps``/``denoise``/``scheduler`` only serve
     validation and the progress bar). ``noise_sampler`` (optional) replaces the ancestral stream, e.g. the
     ``info.noise_sampler`` of a previous pass. ``callback(step, x0, x, total_steps)`` defaults to ComfyUI's
-    progress bar + latent preview; the interrupt button is honoured before every step.
+    progress bar + latent preview; the interrupt button is honoured before every step. ``subseed`` /
+    ``subseed_strength``: A1111's variation seed (A1111 sources only; every image then keeps ``seed``).
     """
     error = sampling_input_error(steps=steps, denoise=denoise, sampler_name=sampler_name, scheduler=scheduler,
                                  noise_source=noise_source, img2img_steps=img2img_steps, sigmas=sigmas, cfg=cfg,
@@ -349,11 +344,13 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
     if error:
         raise ValueError(f"sample_a1111: {error}")
     source = normalize_noise_source(noise_source)
+    from .prompt_schedule import enable_step_schedules
+
     model = model.clone()
-    sampling_context.attach(model)
-    _enable_step_schedules(model)
+    sampling_hooks.attach(model)
+    enable_step_schedules(model)
     holder = {}
-    sampling_context.on_call(model, "forgeline.a1111_sampling.count", lambda ctx, mo: holder.__setitem__("ctx", ctx))
+    sampling_hooks.on_call(model, "forgeline.a1111_sampling.count", lambda ctx, mo: holder.__setitem__("ctx", ctx))
 
     latent_image = comfy.sample.fix_empty_latent_channels(model, latent["samples"])
     batch_inds = latent.get("batch_index")
@@ -368,17 +365,16 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
     device = model.load_device
     if source == "comfy":
         seeds = [int(seed)]
-        noise = (comfy.sample.prepare_noise(latent_image, seed, batch_inds) if add_noise
-                 else torch.zeros(latent_image.size(), dtype=latent_image.dtype, device="cpu"))
+        initial = (comfy.sample.prepare_noise(latent_image, seed, batch_inds) if add_noise
+                   else torch.zeros(latent_image.size(), dtype=latent_image.dtype, device="cpu"))
         if noise_sampler is None and sampler_name in GAUSSIAN_STREAM_SAMPLERS:
-            # ComfyUI's default_noise_sampler(x, seed), made explicit so a caller can continue it
-            noise_sampler = comfy_noise_sampler(torch.empty(latent_image.shape, dtype=noise.dtype, device=device),
-                                                int(seed))
+            # the host's default_noise_sampler(x, seed), made explicit so a caller can continue it
+            noise_sampler = noise.default_noise_sampler(
+                torch.empty(latent_image.shape, dtype=initial.dtype, device=device), int(seed))
     else:
-        inds = range(latent_image.shape[0]) if batch_inds is None else batch_inds
-        seeds = [int(seed) + int(i) for i in inds]
-        first, stream = a1111_noise(latent_image.shape, seeds, source, ensd, device)
-        noise = first.cpu().to(latent_image.dtype) if add_noise else torch.zeros_like(latent_image)
+        seeds, subseeds = a1111_seeds(seed, latent_image.shape[0], subseed, subseed_strength, batch_inds)
+        first, stream = a1111_noise(latent_image.shape, seeds, source, ensd, device, subseeds, subseed_strength)
+        initial = first.cpu().to(latent_image.dtype) if add_noise else torch.zeros_like(latent_image)
         noise_sampler = stream if noise_sampler is None else noise_sampler
 
     sampler = build_sampler(sampler_name, eta=eta, s_noise=s_noise, noise_source=source, ensd=ensd,
@@ -387,7 +383,7 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
         callback = latent_preview.prepare_callback(model, len(sigmas) - 1)
     if disable_pbar is None:
         disable_pbar = not comfy.utils.PROGRESS_BAR_ENABLED
-    samples = comfy.sample.sample_custom(model, noise, cfg, sampler, sigmas, positive, negative, latent_image,
+    samples = comfy.sample.sample_custom(model, initial, cfg, sampler, sigmas, positive, negative, latent_image,
                                          noise_mask=latent.get("noise_mask"), callback=_interruptible(callback),
                                          disable_pbar=disable_pbar, seed=seed)
     out["samples"] = samples

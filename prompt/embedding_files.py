@@ -1,6 +1,6 @@
-"""Textual-inversion embeddings from ComfyUI's ``embeddings`` folders, named and shaped as A1111 reads them (§8).
+"""Textual-inversion embedding files, named and shaped as A1111 reads them (pure; the folders come from the host).
 
-A1111 ``textual_inversion.py``: every file is registered under its basename without extension and matched by token
+AUTOMATIC1111/stable-diffusion-webui ``modules/textual_inversion/textual_inversion.py``: every file is registered under its basename without extension and matched by token
 ids anywhere in the prompt (``prompt.build_embedding_lookup`` does the matching). File contents
 (``create_embedding_from_data``): a dict with ``clip_l`` and ``clip_g`` is an SDXL embedding (rows = vectors);
 otherwise exactly one tensor (``emb_params``, ``string_to_param.*``, a concept name …), 1-D promoted to one row.
@@ -22,6 +22,7 @@ WIDTHS = {"l": 768, "g": 1280}
 _PICKLE_EXTENSIONS = (".pt", ".bin", ".ckpt", ".pth")
 _PREFIXED = re.compile(r"\bembedding:([^\s,()\[\]{}:|<>]+)", re.I)
 _FILES_CACHE: dict = {}
+_WALK_CACHE: dict = {}
 
 
 @dataclass
@@ -61,27 +62,54 @@ def _encoder_keys(shapes):
     return {}
 
 
-def embedding_folders():
-    try:
-        import folder_paths
-        return list(folder_paths.get_folder_paths("embeddings"))
-    except Exception:  # no host (unit use): no embeddings
-        return []
+def _walk(folder):
+    """Every file under ``folder`` (following links, each real directory once, so a link loop ends)."""
+    seen, out = set(), []
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        out += [(root, file) for file in sorted(files)]
+    return out, seen
 
 
-def list_embedding_files(folders=None):
-    """``({name: path of .safetensors}, {name: path of a pickle-format file})``, first folder wins, recursive."""
-    safe, pickled = {}, {}
-    for folder in embedding_folders() if folders is None else folders:
-        for root, _dirs, files in os.walk(folder, followlinks=True):
-            for file in sorted(files):
-                stem, ext = os.path.splitext(file)
-                ext = ext.lower()
-                if ext == ".safetensors":
-                    safe.setdefault(stem, os.path.join(root, file))
-                elif ext in _PICKLE_EXTENSIONS:
-                    pickled.setdefault(stem, os.path.join(root, file))
-    return safe, pickled
+def _tree_stamp(dirs):
+    stamp = []
+    for d in sorted(dirs):
+        try:
+            stamp.append((d, os.stat(d).st_mtime_ns))
+        except OSError:
+            stamp.append((d, None))
+    return tuple(stamp)
+
+
+def list_embedding_files(folders):
+    """``({name: path of .safetensors}, {name: path of a pickle-format file})``, first folder wins, recursive.
+
+    The walk is cached per folder list and redone only when a directory seen last time changed (its mtime), so an
+    encode costs one ``stat`` per directory, not a listing.
+    """
+    key = tuple(folders)
+    hit = _WALK_CACHE.get(key)
+    if hit is not None and _tree_stamp(hit[0]) == hit[1]:
+        return hit[2]
+    safe, pickled, dirs = {}, {}, set()
+    for folder in folders:
+        files, seen = _walk(folder)
+        dirs |= seen
+        for root, file in files:
+            stem, ext = os.path.splitext(file)
+            ext = ext.lower()
+            if ext == ".safetensors":
+                safe.setdefault(stem, os.path.join(root, file))
+            elif ext in _PICKLE_EXTENSIONS:
+                pickled.setdefault(stem, os.path.join(root, file))
+    result = (safe, pickled)
+    _WALK_CACHE[key] = (dirs, _tree_stamp(dirs), result)
+    return result
 
 
 def _read_header(path):
@@ -90,7 +118,7 @@ def _read_header(path):
         return {key: tuple(f.get_slice(key).get_shape()) for key in f.keys()}
 
 
-def load_embeddings(encoders, folders=None):
+def load_embeddings(encoders, folders):
     """``{name: TextualInversion}`` usable with these encoders (``("l",)`` SD1, ``("l", "g")`` SDXL), plus notes.
 
     Headers are read once per file (cached by path and mtime); tensors load only when a prompt uses them.

@@ -1,0 +1,101 @@
+"""Scheduled LoRA strength as a weight function: ``W_run = W + Σ_i s_i(step) · U_i`` computed from the weight the host
+hands over, never written back (pure torch; the ComfyUI side is ``host/lora_schedule.py``).
+
+Rule: for one weight key with scheduled LoRAs ``i`` (strength table ``s_i`` per step, block weight ``b_i``):
+
+    W_run = round( W + Up_cat · diag(e) · Down_cat + Σ_dense e_j · ΔW_j )      e = s_i · b_i · alpha_i / r_i
+
+with the low-rank factors of all scheduled LoRAs concatenated (one ``addmm`` per layer, rank Σ r), dense updates
+(LoHa, LoKr, (IA)³, full ``diff``, DoRA as ``W_dora − W``, AUTOMATIC1111/stable-diffusion-webui
+``extensions-builtin/Lora/network_*.py``) computed once from the first weight seen, the sum formed in fp32 and rounded
+once to the weight's dtype. ``W`` is whatever the host computes the layer with (its own constant patches already
+applied; under ComfyUI's dynamic VRAM a cast copy of a read-only file-backed tensor), so nothing the host owns is
+ever modified — the reason for this design (ComfyUI 0.33 ``comfy/ops.py`` ``cast_bias_weight`` applies
+``weight_function`` entries to the cast weight on both the classic and the dynamic path).
+
+Cost: the merged weight is cached per layer and reused while the strengths and the incoming weight tensor (same
+object, same version counter) are unchanged, so a forward with unchanged strengths costs a lookup; a change costs
+one ``addmm`` per layer (what re-merging from pristine costs).
+"""
+from __future__ import annotations
+
+import weakref
+
+import torch
+
+from .delta import adapter_update, lora_factors
+
+
+class ScheduledLayer:
+    """The scheduled LoRAs of one weight key; ``merged(weight, scales)`` gives the weight to run with."""
+
+    def __init__(self, key, shape):
+        self.key, self.shape = key, tuple(shape)
+        self.out_features = self.shape[0]
+        self.low_rank = []      # (name, up [out, r], down [r, in], scale·block)
+        self.dense = []         # (name, adapter, block)
+        self._dense_deltas = None
+        self.up_cat = self.down_cat = self.col_scale = self.col_owner = None
+        self.names = []
+        self._cache = None      # (weakref to weight, version, effective, merged)
+        self.merges = 0
+
+    def add(self, name, adapter, ratio=1.0):
+        """Register ``adapter`` (a ``lora.formats`` Adapter) for LoRA ``name`` with block weight ``ratio``."""
+        if name not in self.names:
+            self.names.append(name)
+        if adapter.kind == "lora" and adapter.dora_scale is None:
+            up, down = lora_factors(adapter, self.shape, dtype=torch.float32)
+            self.low_rank.append((name, up, down.reshape(down.shape[0], -1), float(ratio)))
+        else:
+            self.dense.append((name, adapter, float(ratio)))
+        self.up_cat = None
+
+    def _build(self, device):
+        if self.low_rank and (self.up_cat is None or self.up_cat.device != device):
+            self.up_cat = torch.cat([up for _, up, _, _ in self.low_rank], dim=1).to(device)
+            self.down_cat = torch.cat([down for _, _, down, _ in self.low_rank], dim=0).to(device)
+            self.col_scale = torch.cat([torch.full((up.shape[1],), s) for _, up, _, s in self.low_rank]).to(device)
+            self.col_owner = torch.cat([torch.full((up.shape[1],), self.names.index(n), dtype=torch.long)
+                                        for n, up, _, _ in self.low_rank]).to(device)
+
+    def move_to(self, device):
+        """Move the factors to ``device``; returns the bytes they take (ComfyUI's ``weight_function.move_to``)."""
+        self._build(torch.device(device))
+        if self._dense_deltas is not None:
+            self._dense_deltas = [d.to(device) for d in self._dense_deltas]
+        tensors = [t for t in (self.up_cat, self.down_cat) if t is not None] + list(self._dense_deltas or [])
+        return sum(t.numel() * t.element_size() for t in tensors)
+
+    def effective(self, scales):
+        """The per-LoRA strengths this layer sees (a LoRA with block weight 0 here never changes it)."""
+        return tuple(float(scales.get(n, 0.0)) for n in self.names)
+
+    def merged(self, weight, scales):
+        """``round(W + Σ s·U)`` for ``weight`` at ``scales`` ``{lora name: strength}`` (see module docstring)."""
+        effective = self.effective(scales)
+        cache = self._cache
+        if cache is not None and cache[0]() is weight and cache[1] == weight._version and cache[2] == effective:
+            return cache[3]
+        if not any(effective):
+            out = weight
+        else:
+            out = self._compute(weight, effective)
+        self._cache = (weakref.ref(weight), weight._version, effective, out)
+        return out
+
+    def _compute(self, weight, effective):
+        w = weight.to(torch.float32)
+        acc = w.reshape(self.out_features, -1).clone()
+        strengths = torch.tensor(effective, dtype=torch.float32, device=w.device)
+        if self.low_rank:
+            self._build(w.device)
+            acc.addmm_(self.up_cat * (self.col_scale * strengths[self.col_owner]), self.down_cat)
+        if self.dense:
+            if self._dense_deltas is None or self._dense_deltas[0].device != w.device:
+                self._dense_deltas = [adapter_update(a, w, dtype=torch.float32).reshape(self.out_features, -1)
+                                      for _, a, _ in self.dense]
+            for (name, _, block), delta in zip(self.dense, self._dense_deltas):
+                acc.add_(delta, alpha=block * effective[self.names.index(name)])
+        self.merges += 1
+        return acc.reshape(self.shape).to(weight.dtype)
