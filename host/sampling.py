@@ -44,7 +44,8 @@ import comfy.utils
 import latent_preview
 
 from ..samplers import A1111ImageRNG, a1111_seeds, sample_dpmpp_2s_ancestral, sample_euler_ancestral
-from ..schedulers import a1111_img2img_sigmas, ays_sigmas, karras_sigmas, ksampler_denoise_sigmas
+from ..schedulers import (a1111_img2img_sigmas, ays_sigmas, discard_penultimate_sigma, karras_sigmas,
+                          ksampler_denoise_sigmas)
 from . import noise, sampling_hooks
 
 log = logging.getLogger("forgeline")
@@ -137,9 +138,7 @@ def full_schedule(model, scheduler: str, steps: int, sampler_name: str = "") -> 
     else:
         sigmas = comfy.samplers.calculate_sigmas(model_sampling, scheduler, n)
     sigmas = sigmas.cpu()
-    if discard:
-        sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
-    return sigmas
+    return discard_penultimate_sigma(sigmas) if discard else sigmas
 
 
 def run_sigmas(model, scheduler, steps, sampler_name="", denoise=1.0, img2img_steps="comfy"):

@@ -10,15 +10,15 @@ from .formats import (ADAPTER_KINDS, LORA_EXTENSIONS, Adapter, LoadedLora, LoraF
                       build_report, check_fits, check_lora_tensors, clip_lora_key_map, delta_weight, detect_format,
                       dora_axis, dora_weight, family_from_adapters, family_from_metadata, find_target,
                       infer_model_family, ldm_to_diffusers_paths, load_lora, load_lora_file, lora_factors,
-                      lora_key_map, match_adapters, merged_weight, module_name_candidates, parse_lora_tensors,
-                      preferred_lora_names, raw_delta, read_safetensors_metadata, resolve_lora_path, split_lora_key,
+                      lora_key_map, match_adapters, module_name_candidates, parse_lora_tensors,
+                      raw_delta, read_safetensors_metadata, resolve_lora_path, split_lora_key,
                       unet_lora_key_map)
 from .extra_networks import LORA_TAG_TYPES, lora_entries, parse_extra_networks, split_tag_args
 from .lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
 from .loractl import (LoractlStepsError, keyframe_weight, loractl_params, loractl_weights, parse_keyframes,
                       sampler_step_weight, sampler_step_weights)
 from .scheduled_delta import ScheduledLayer
-from .trigger_words import civitai_trigger_words, file_sha256, rank_tag_frequency, trigger_words
+from .trigger_words import rank_tag_frequency, trigger_words
 
 __all__ = [
     "BLOCKID12", "BLOCKID17", "BLOCKID20", "BLOCKID26", "INSPIRE_PRESETS", "LBW_PRESETS", "PRESETS",
@@ -28,12 +28,12 @@ __all__ = [
     "LoractlStepsError", "keyframe_weight", "loractl_params", "loractl_weights", "parse_keyframes",
     "sampler_step_weight", "sampler_step_weights",
     "ScheduledLayer",
-    "civitai_trigger_words", "file_sha256", "rank_tag_frequency", "trigger_words",
+    "rank_tag_frequency", "trigger_words",
     # part A: loading, formats, key mapping, ΔW maths, report
     "ADAPTER_KINDS", "Adapter", "LORA_EXTENSIONS", "LoadedLora", "LoraFileError", "LoraReport", "adapter_update",
     "build_report", "check_fits", "check_lora_tensors", "clip_lora_key_map", "delta_weight", "detect_format",
     "dora_axis", "dora_weight", "family_from_adapters", "family_from_metadata", "find_target", "infer_model_family",
     "ldm_to_diffusers_paths", "load_lora", "load_lora_file", "lora_factors", "lora_key_map", "match_adapters",
-    "merged_weight", "module_name_candidates", "parse_lora_tensors", "preferred_lora_names", "raw_delta",
+    "module_name_candidates", "parse_lora_tensors", "raw_delta",
     "read_safetensors_metadata", "resolve_lora_path", "split_lora_key", "unet_lora_key_map",
 ]

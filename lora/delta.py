@@ -152,21 +152,6 @@ def adapter_update(adapter, weight, dtype=torch.float32):
     return dora_weight(w, delta, adapter.dora_scale.to(device=w.device, dtype=dtype)) - w
 
 
-def merged_weight(weight, adapters_with_strengths, compute_dtype=torch.float32, out_dtype=None):
-    """``round(W + Σ λ_i · U_i(W))`` from the pristine ``weight``; ``adapters_with_strengths`` = [(adapter, λ)].
-
-    The sum runs in ``compute_dtype`` (promoted to the weight's dtype if wider) and is rounded once to ``out_dtype`` (default: the weight's dtype).
-    """
-    compute_dtype = torch.promote_types(weight.dtype, compute_dtype)  # never compute below the weight's precision
-    w = weight.to(compute_dtype)
-    acc = w.clone()
-    for adapter, strength in adapters_with_strengths:
-        if strength == 0:
-            continue
-        acc.add_(adapter_update(adapter, w, compute_dtype), alpha=float(strength))
-    return acc.to(out_dtype or weight.dtype)
-
-
 def lora_factors(adapter, shape, dtype=torch.float32, device="cpu"):
     """``(B, A)`` with ``B @ A == ΔW.flatten(1)`` for a plain (non-DoRA) ``lora`` adapter, scale folded into B and a
     Tucker core folded into A — the factors a fused ``addmm(W0, B·diag(λ), A)`` re-merge needs (notes §7.2)."""

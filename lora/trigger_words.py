@@ -17,7 +17,6 @@ The Civitai by-hash lookup (``GET https://civitai.com/api/v1/model-versions/by-h
 as ComfyUI-Lora-Auto-Trigger-Words and rgthree do) is separate, off unless called, cached on disk, short timeout, and
 never raises when offline: it returns the words it has plus a note.
 """
-import hashlib
 import json
 import os
 import re
@@ -147,51 +146,4 @@ def trigger_words(path=None, metadata=None, top_n=None):
     return ranked if top_n is None else ranked[:max(int(top_n), 0)]
 
 
-def file_sha256(path, chunk=1 << 20):
-    """SHA256 of the whole file (the hash Civitai indexes model versions by)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
-
-def civitai_trigger_words(path_or_sha256, cache_dir=None, timeout=5.0, base_url="https://civitai.com"):
-    """Civitai ``trainedWords`` by file hash: ``(words, note)``. Cached as ``<cache_dir>/<sha256>.json``.
-
-    Never raises for network trouble, a missing ``requests`` or a bad answer: it returns ``([], note)``."""
-    sha = str(path_or_sha256)
-    if os.path.isfile(sha):
-        sha = file_sha256(sha)
-    sha = sha.lower()
-    if not re.fullmatch(r"[0-9a-f]{64}", sha):
-        raise ValueError(f"civitai_trigger_words needs a file path or a 64-hex SHA256, got {path_or_sha256!r}")
-    cache = os.path.join(cache_dir, sha + ".json") if cache_dir else None
-    if cache and os.path.isfile(cache):
-        try:
-            with open(cache, encoding="utf-8") as handle:
-                return list(json.load(handle).get("trainedWords") or []), "civitai (cached)"
-        except (OSError, ValueError, AttributeError):
-            pass
-    try:
-        import requests
-    except ImportError:
-        return [], "civitai lookup skipped: the 'requests' package is not installed"
-    url = f"{base_url.rstrip('/')}/api/v1/model-versions/by-hash/{sha}"
-    try:
-        response = requests.get(url, timeout=timeout)
-        if response.status_code != 200:
-            return [], f"civitai lookup: HTTP {response.status_code} for {sha[:10]}"
-        payload = response.json()
-    except Exception as err:  # offline, DNS, timeout, bad JSON: report, never raise
-        return [], f"civitai lookup failed (offline?): {type(err).__name__}"
-    words = [str(w).strip() for w in payload.get("trainedWords") or [] if str(w).strip()] \
-        if isinstance(payload, dict) else []
-    if cache:
-        try:
-            os.makedirs(cache_dir, exist_ok=True)
-            with open(cache, "w", encoding="utf-8") as handle:
-                json.dump({"trainedWords": words}, handle)
-        except OSError:
-            pass
-    return words, "civitai"

@@ -79,24 +79,36 @@ class ForgelineKSampler(io.ComfyNode):
                                tooltip="Steps run when denoise < 1. a1111: int(denoise·steps)+1 steps of the "
                                        "steps-long schedule (A1111 img2img). comfy: exactly 'steps' steps of a "
                                        "steps/denoise schedule (ComfyUI KSampler, A1111 'fix steps', HiRes pass)."),
+                io.Int.Input("variation_seed", default=0, min=0, max=SEED_MAX, optional=True,
+                             tooltip="A1111 'Variation seed' (Extra): noise of this seed (+ i per image) is slerped "
+                                     "into the seed's noise by variation_strength. Needs an a1111_* noise source."),
+                io.Float.Input("variation_strength", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
+                               tooltip="A1111 'Variation strength': 0 = off; above 0 every image keeps 'seed' and "
+                                       "varies by variation_seed + i, as A1111 does."),
             ],
             outputs=[io.Latent.Output()],
         )
 
     @classmethod
     def validate_inputs(cls, steps=None, denoise=None, sampler_name=None, scheduler=None, noise_source=None,
-                        img2img_steps=None, cfg=None, eta=None, s_noise=None):
+                        img2img_steps=None, cfg=None, eta=None, s_noise=None, variation_strength=None):
+        if variation_strength and noise_source == "comfy":
+            return ("variation_strength > 0 needs an A1111 noise source (a1111_gpu, a1111_cpu or a1111_nv); "
+                    "set noise_source or variation_strength to 0")
         return sampling_input_error(steps=steps, denoise=denoise, sampler_name=sampler_name, scheduler=scheduler,
                                     noise_source=noise_source, img2img_steps=img2img_steps, cfg=cfg, eta=eta,
                                     s_noise=s_noise) or True
 
     @classmethod
     def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise,
-                eta, s_noise, noise_source, ensd, img2img_steps) -> io.NodeOutput:
+                eta, s_noise, noise_source, ensd, img2img_steps, variation_seed=0,
+                variation_strength=0.0) -> io.NodeOutput:
         out, _info = sample_a1111(model, positive, negative, latent_image, seed=seed, steps=steps, cfg=cfg,
                                   sampler_name=sampler_name, scheduler=scheduler, denoise=denoise, eta=eta,
                                   s_noise=s_noise, noise_source=noise_source, ensd=ensd,
-                                  img2img_steps=img2img_steps, disable_pbar=None)
+                                  img2img_steps=img2img_steps, disable_pbar=None,
+                                  subseed=variation_seed if variation_strength else None,
+                                  subseed_strength=float(variation_strength or 0.0))
         return io.NodeOutput(out)
 
 

@@ -10,23 +10,18 @@ from .chunking import (
     tokenize_segments,
 )
 from .embedding_lookup import EmbeddingRef, build_embedding_lookup, find_embedding_at_position
-from .emphasis import EMPHASIS_MODES, apply_emphasis, emphasis_parses_brackets, emphasize_chunk
-from .encode import encode_chunks, encode_texts
+from .emphasis import EMPHASIS_MODES, emphasis_parses_brackets, emphasize_chunk
+from .encode import encode_chunks
 from .multicond import get_multicond_prompt_list, split_weight
 from .schedule_grammar import ScheduleSyntaxError, parse_schedule_prompt
-from .schedules import (
-    ScheduleNumberError, get_learned_conditioning_prompt_schedules, prompt_schedule, prompt_schedule_warnings,
-    step_to_schedule_index,
-)
+from .schedules import (ScheduleNumberError, get_learned_conditioning_prompt_schedules, prompt_schedule,
+                        prompt_schedule_warnings)
 from .subprompt_schedules import SubpromptSchedule, build_prompt_schedules
-from .text_normalize import a1111_clean_text, ftfy_available
+from .text_normalize import a1111_clean_text
 
 __all__ = [
     "BREAK_TEXT", "BREAK_WEIGHT", "ClipSpecialIds", "EMPHASIS_MODES", "EmbeddingRef", "PromptChunk", "PromptChunkFix",
-    "ScheduleNumberError", "ScheduleSyntaxError", "SubpromptSchedule", "a1111_clean_text", "apply_emphasis",
-    "build_embedding_lookup", "build_prompt_schedules", "chunk_tokens", "clip_special_ids", "emphasis_parses_brackets",
-    "emphasize_chunk", "empty_chunk", "encode_chunks", "encode_texts", "find_embedding_at_position", "ftfy_available",
-    "get_learned_conditioning_prompt_schedules", "get_multicond_prompt_list", "is_break", "parse_prompt_attention",
-    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "split_weight", "step_to_schedule_index",
-    "tokenize_line", "tokenize_segments",
+    "ScheduleNumberError", "ScheduleSyntaxError", "SubpromptSchedule", "a1111_clean_text", "build_embedding_lookup", "build_prompt_schedules", "chunk_tokens", "clip_special_ids", "emphasis_parses_brackets",
+    "emphasize_chunk", "empty_chunk", "encode_chunks", "find_embedding_at_position", "get_learned_conditioning_prompt_schedules", "get_multicond_prompt_list", "is_break", "parse_prompt_attention",
+    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "split_weight", "tokenize_line", "tokenize_segments",
 ]

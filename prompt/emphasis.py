@@ -39,23 +39,6 @@ def multipliers_tensor(multipliers, device=None):
     return torch.tensor(multipliers, dtype=torch.float32, device=device)
 
 
-def apply_emphasis(z, multipliers, emphasis="Original", window=CLIP_WINDOW):
-    """Apply an emphasis mode to ``z`` ``[B, 77·k, C]`` with ``multipliers`` ``[B, 77·k]``, chunk by chunk."""
-    check_emphasis(emphasis)
-    if z.ndim != 3:
-        raise ValueError(f"z must be [batch, tokens, channels], got shape {tuple(z.shape)}")
-    weights = multipliers_tensor(multipliers, z.device)
-    if weights.shape != z.shape[:2]:
-        raise ValueError(f"multipliers shape {tuple(weights.shape)} does not match z tokens {tuple(z.shape[:2])}")
-    if z.shape[1] % window:
-        raise ValueError(f"z has {z.shape[1]} tokens, not a multiple of the {window}-token window")
-    if emphasis in ("Ignore", "None"):
-        return z
-    chunks = [emphasize_chunk(z[:, i:i + window], weights[:, i:i + window], emphasis)
-              for i in range(0, z.shape[1], window)]
-    return torch.cat(chunks, dim=1)
-
-
 def emphasize_chunk(z, weights, emphasis="Original"):
     """One chunk batch ``[B, 77, C]``: A1111's ``EmphasisOriginal`` / ``EmphasisOriginalNoNorm`` / no-op."""
     check_emphasis(emphasis)

@@ -15,7 +15,7 @@ is replaced by it before encoding, as A1111 does for SD2/SDXL-G. ``encode_chunk`
 """
 import torch
 
-from .chunking import ClipSpecialIds, clip_special_ids, empty_chunk, tokenize_line
+from .chunking import ClipSpecialIds, empty_chunk
 from .emphasis import check_emphasis, emphasize_chunk, multipliers_tensor
 
 
@@ -42,24 +42,3 @@ def encode_chunks(batch_chunks, encode_chunk, emphasis="Original", bos=49406, eo
         zs.append(emphasize_chunk(z, multipliers_tensor([chunk.multipliers for chunk in batch], z.device), emphasis))
     return torch.cat(zs, dim=1), pooled_first
 
-
-def encode_texts(texts, tokenizer, encode_chunk, emphasis="Original", comma_padding_backtrack=20, embeddings=None,
-                 pad_token=None, pass_fixes=False):
-    """Tokenize each distinct text once (A1111 ``process_texts``) and encode them together.
-
-    Returns ``(z, pooled, token_count)`` with ``token_count`` the largest ``tokenize_line`` count.
-    """
-    if isinstance(texts, str):
-        raise ValueError(f"texts must be a list of strings, got the single string {texts!r}; wrap it: [text]")
-    cache, batch_chunks, token_count = {}, [], 0
-    for text in texts:
-        if text not in cache:
-            chunks, count = tokenize_line(text, tokenizer, comma_padding_backtrack, embeddings=embeddings,
-                                          emphasis=emphasis)
-            cache[text] = chunks
-            token_count = max(token_count, count)
-        batch_chunks.append(cache[text])
-    ids = clip_special_ids(tokenizer)
-    z, pooled = encode_chunks(batch_chunks, encode_chunk, emphasis, ids.start, ids.end, pad_token,
-                              pass_fixes=pass_fixes)
-    return z, pooled, token_count

@@ -83,21 +83,6 @@ def prompt_schedule_warnings(prompt):
             for pos in parsed.ambiguous_at]
 
 
-def step_to_schedule_index(schedules, step):
-    """Index of the entry A1111 uses at 0-based model call ``step``: the first with ``step ≤ end_at_step``, else 0.
-
-    ``schedules`` is ``[[end_at_step, text], …]`` (or tuples/objects with ``end_at_step``). The fallback to entry 0
-    when ``step`` is past every end is A1111's (``target_index = 0`` in ``reconstruct_cond_batch``).
-    """
-    if not schedules:
-        raise ValueError("step_to_schedule_index needs a non-empty schedule list like [[10, 'text']]")
-    for index, entry in enumerate(schedules):
-        end = entry.end_at_step if hasattr(entry, "end_at_step") else entry[0]
-        if step <= end:
-            return index
-    return 0
-
-
 def _mode(steps, hires_steps, use_old_scheduling):
     steps = _whole("steps", steps)
     if hires_steps is None or use_old_scheduling:

@@ -5,12 +5,12 @@ A1111 order (§1): extra-network tags are stripped first (by the caller), then t
 (``get_learned_conditioning_prompt_schedules``). The negative prompt is not split: ``AND`` and ``:w`` are literal
 text there and its weight is 1.0. Identical part texts are kept once per prompt, as A1111's flat list does, but
 each part keeps its own weight and position. The node encodes each distinct schedule text once (all variants of a
-part in one batch, §6) and picks entries with ``step_to_schedule_index``.
+part in one batch, §6) and the sampler hook picks entries per model call (``prompt/step_schedule.py``).
 """
 from dataclasses import dataclass
 
 from .multicond import get_multicond_prompt_list
-from .schedules import prompt_schedule, prompt_schedule_warnings
+from .schedules import get_learned_conditioning_prompt_schedules, prompt_schedule_warnings
 
 
 @dataclass(frozen=True)
@@ -40,8 +40,8 @@ def build_prompt_schedules(prompt, steps, hires_steps=None, use_old_scheduling=F
         parts = [(flat[index], weight) for index, weight in indexes]
     else:
         parts = [(prompt, 1.0)]
-    out = []
-    for text, weight in parts:
-        schedule = [(end, variant) for end, variant in prompt_schedule(text, steps, hires_steps, use_old_scheduling)]
-        out.append(SubpromptSchedule(text, weight, schedule, prompt_schedule_warnings(text)))
-    return out
+    schedules = get_learned_conditioning_prompt_schedules([text for text, _ in parts], steps, hires_steps,
+                                                          use_old_scheduling)
+    return [SubpromptSchedule(text, weight, [(end, variant) for end, variant in schedule],
+                              prompt_schedule_warnings(text))
+            for (text, weight), schedule in zip(parts, schedules)]

@@ -26,11 +26,6 @@ def a1111_clean_text(text):
     return _WHITESPACE.sub(" ", text).strip().lower()
 
 
-def ftfy_available():
-    """True when ``ftfy`` imports, i.e. tokens match A1111 for non-ASCII text too."""
-    return _fix_text() is not None
-
-
 def _fix_text():
     global _ftfy_fix_text, _ftfy_checked
     if not _ftfy_checked:

@@ -45,11 +45,6 @@ def hires_sigma_start(total, steps):
     return total - steps
 
 
-def hires_progress_total(first_pass_steps, hires_steps=0):
-    """A1111's job length for txt2img + hires: ``steps + (hr_second_pass_steps or steps)``."""
-    return _int("first_pass_steps", first_pass_steps) + hires_pass_steps(first_pass_steps, hires_steps)
-
-
 def _int(name, value):
     if isinstance(value, bool) or int(value) != value:
         raise ValueError(f"{name}={value!r} must be a whole number")

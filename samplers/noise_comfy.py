@@ -11,20 +11,6 @@
 import torch
 
 
-def comfy_initial_noise(shape, seed, batch_inds=None, dtype=torch.float32):
-    """ComfyUI ``prepare_noise``: ``torch.randn(shape)`` from a CPU generator seeded with ``seed``."""
-    generator = torch.Generator("cpu").manual_seed(_seed(seed))
-    shape = tuple(int(s) for s in shape)
-    if batch_inds is None:
-        return torch.randn(shape, dtype=dtype, generator=generator, device="cpu")
-    wanted = [int(i) for i in batch_inds]
-    if not wanted or min(wanted) < 0:
-        raise ValueError(f"comfy_initial_noise: batch_inds={batch_inds!r} must be a non-empty list of indices >= 0")
-    single = (1,) + shape[1:]
-    draws = [torch.randn(single, dtype=dtype, generator=generator, device="cpu") for _ in range(max(wanted) + 1)]
-    return torch.cat([draws[i] for i in wanted], dim=0)
-
-
 def comfy_noise_sampler(x, seed=None, cpu_seed_offset=0):
     """ComfyUI ``default_noise_sampler``: ``(σ, σ_next) ↦ randn(x.shape)`` from a generator on ``x.device`` seeded
     with ``seed`` (+ ``cpu_seed_offset`` on a CPU device, see the module docstring)."""

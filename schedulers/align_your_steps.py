@@ -55,24 +55,6 @@ def ays_sigmas(model_type, steps, variant="comfy", denoise=1.0, sigma_max=None):
     return sigmas
 
 
-def ays_scheduler(model_type, variant="comfy"):
-    """A ``(model_sampling, steps)`` function for ``SchedulerHandler(fn, use_ms=True)``.
-
-    The model type is fixed here by the caller (the node layer decides SD1 vs SDXL). Only the reForge variants read
-    ``model_sampling.sigma_max``; the others read nothing from ``model_sampling``.
-    """
-    model = _model_key(model_type)
-    if variant not in AYS_VARIANTS:
-        raise ValueError(f"ays_scheduler: unknown variant {variant!r}; choose one of {', '.join(AYS_VARIANTS)}")
-
-    def scheduler(model_sampling, steps):
-        sigma_max = float(model_sampling.sigma_max) if variant.startswith("reforge") else None
-        return ays_sigmas(model, steps, variant=variant, sigma_max=sigma_max)
-
-    scheduler.__name__ = f"ays_{variant}_{model.lower()}"
-    return scheduler
-
-
 def _webui_levels(model, variant, sigma_max):
     if variant in ("a1111", "11"):
         return FORGE_AYS[model]

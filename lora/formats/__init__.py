@@ -12,9 +12,9 @@ Public API (re-exported from ``lora/__init__.py``):
   ``lora_factors`` (``delta.py``);
 - report: ``LoraReport``, ``build_report``, ``family_from_metadata``, ``family_from_adapters`` (``report.py``).
 """
-from ..delta import adapter_update, delta_weight, dora_axis, dora_weight, lora_factors, merged_weight, raw_delta
+from ..delta import adapter_update, delta_weight, dora_axis, dora_weight, lora_factors, raw_delta
 from ..keymap import (clip_lora_key_map, infer_model_family, ldm_to_diffusers_paths, lora_key_map,
-                      preferred_lora_names, unet_lora_key_map)
+                      unet_lora_key_map)
 from ..report import LoraReport, build_report, family_from_adapters, family_from_metadata
 from ..safe_load import (LORA_EXTENSIONS, LoraFileError, check_lora_tensors, load_lora_file,
                          read_safetensors_metadata, resolve_lora_path)
@@ -27,6 +27,6 @@ __all__ = [
     "build_report", "check_fits", "check_lora_tensors", "clip_lora_key_map", "delta_weight", "detect_format",
     "dora_axis", "dora_weight", "family_from_adapters", "family_from_metadata", "find_target", "infer_model_family",
     "ldm_to_diffusers_paths", "load_lora", "load_lora_file", "lora_factors", "lora_key_map", "match_adapters",
-    "merged_weight", "module_name_candidates", "parse_lora_tensors", "preferred_lora_names", "raw_delta",
+    "module_name_candidates", "parse_lora_tensors", "raw_delta",
     "read_safetensors_metadata", "resolve_lora_path", "split_lora_key", "unet_lora_key_map",
 ]

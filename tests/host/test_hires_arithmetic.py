@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from forgeline.samplers import (
-    hires_pass_steps, hires_progress_total, hires_schedule_length, hires_sigma_start, hires_target_size,
+    hires_pass_steps, hires_schedule_length, hires_sigma_start, hires_target_size,
 )
 from forgeline.schedulers import ksampler_denoise_sigmas
 
@@ -35,11 +35,6 @@ def test_window_equals_comfy_ksampler_rule_below_0999(steps, denoise):
     total = hires_schedule_length(steps, denoise)
     assert total == int(steps / denoise)
     assert ref.tolist() == list(range(hires_sigma_start(total, steps), total + 1))
-
-
-def test_progress_total_is_a1111_job_length():
-    assert hires_progress_total(20, 0) == 40
-    assert hires_progress_total(20, 8) == 28
 
 
 @pytest.mark.parametrize("bad", [

@@ -5,7 +5,7 @@ Expected chunks are derived by hand from the §5 rules using words checked to be
 """
 import pytest
 
-from forgeline.prompt import clip_special_ids, encode_texts, tokenize_line
+from forgeline.prompt import clip_special_ids, tokenize_line
 
 BOS, EOS, COMMA = 49406, 49407, 267
 WORD = {"a": 320, "cat": 2368, "dog": 1929, "red": 736, "blue": 1746, "green": 1901, "house": 1212, "tree": 2677,
@@ -96,15 +96,3 @@ def test_textual_inversion_name_is_matched_by_ids(tokenizer):
     assert chunk.fixes == []          # token boundaries: "easynegatives" tokenizes differently
 
 
-def test_encode_texts_uses_a_padding_chunk_for_the_shorter_text(tokenizer):
-    import torch
-
-    seen = []
-
-    def encode_chunk(tokens):
-        seen.append(tokens.clone())
-        return torch.zeros(tokens.shape[0], 77, 3) + tokens[..., None].float(), None
-
-    z, pooled, count = encode_texts(["cat", ", ".join(["dog"] * 40)], tokenizer, encode_chunk, emphasis="No norm")
-    assert z.shape == (2, 154, 3) and pooled is None and count == 79
-    assert seen[1][0].tolist() == [BOS] + [EOS] * 76

@@ -6,9 +6,9 @@ import comfy.model_sampling as cms
 import comfy.samplers as csamplers
 from comfy.k_diffusion import sampling as ks
 
-from forgeline.samplers import (comfy_initial_latent, comfy_initial_noise, comfy_max_denoise, comfy_noise_sampler,
-                                get_ancestral_step, is_flow_model, sample_dpmpp_2s_ancestral,
+from forgeline.samplers import (get_ancestral_step, is_flow_model, sample_dpmpp_2s_ancestral,
                                 sample_euler_ancestral)
+
 
 SHAPE = (1, 4, 8, 8)
 M = torch.linspace(-1.0, 1.0, 256).reshape(SHAPE)
@@ -151,27 +151,5 @@ def test_helpers_equal_comfy(eps_setup):
             assert float(ours[1]) == pytest.approx(float(theirs[1]), abs=1e-6)
 
 
-def test_noise_equals_comfy_prepare_noise_and_default_sampler(eps_setup):
-    import comfy.sample
-    latent = torch.zeros((2, 4, 8, 8))
-    assert torch.equal(comfy_initial_noise(latent.shape, 42), comfy.sample.prepare_noise(latent, 42))
-    assert torch.equal(comfy_initial_noise((2, 4, 8, 8), 9, batch_inds=[1, 0]),
-                       comfy.sample.prepare_noise(latent, 9, noise_inds=[1, 0]))
-    x = torch.zeros(SHAPE)
-    ours, theirs = comfy_noise_sampler(x, 11), ks.default_noise_sampler(x, seed=11)
-    for _ in range(3):
-        assert torch.equal(ours(None, None), theirs(None, None))
 
 
-def test_noise_scaling_equals_comfy_model_sampling(eps_setup, flow_setup):
-    model, sigmas = eps_setup
-    ms = model.inner_model.inner_model.model_sampling
-    noise, latent = torch.randn(SHAPE, generator=torch.manual_seed(0)), torch.full(SHAPE, 0.5)
-    for s0, max_denoise in ((sigmas[0], True), (sigmas[3], False)):
-        assert comfy_max_denoise(float(ms.sigma_max), float(s0)) is max_denoise
-        ref = ms.noise_scaling(s0, noise, latent, max_denoise)
-        assert (comfy_initial_latent(noise, float(s0), latent, max_denoise) - ref).abs().max() <= 1e-5
-    fmodel, fsig = flow_setup
-    fms = fmodel.inner_model.inner_model.model_sampling
-    ref = fms.noise_scaling(fsig[2], noise, latent)
-    assert (comfy_initial_latent(noise, float(fsig[2]), latent, False, flow=True) - ref).abs().max() <= 1e-6

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from forgeline.lora.formats import (LoraFileError, delta_weight, detect_format, dora_axis, load_lora, lora_factors,
-                                    lora_key_map, merged_weight, parse_lora_tensors, split_lora_key)
+from forgeline.lora.formats import (adapter_update, LoraFileError, delta_weight, detect_format, dora_axis, load_lora, lora_factors,
+                                    lora_key_map, parse_lora_tensors, split_lora_key)
 from forgeline.tests.fixtures.lora_files import (tiny_sd15_targets, tiny_sdxl_targets, write_diffusers_lora, write_dora,
                                        write_full_diff, write_ia3, write_kohya_lora, write_loha, write_lokr,
                                        write_peft_lora)
@@ -28,6 +28,17 @@ DOWNSAMPLE = D + "input_blocks.3.0.op.weight"
 TE_Q = "clip_l.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight"
 K_TO_Q = "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q"
 K_CONV1 = "lora_unet_down_blocks_0_resnets_0_conv1"
+
+
+def merged_weight(weight, adapters_with_strengths, compute_dtype=torch.float32):
+    """``round(W + Σ λ·U(W))`` summed in fp32 (the constant-patch rule of host/weight_adapter.py) with the product's
+    ``adapter_update``; the tests compare it with float64 re-derivations of each format."""
+    compute_dtype = torch.promote_types(weight.dtype, compute_dtype)
+    acc = weight.to(compute_dtype).clone()
+    for adapter, strength in adapters_with_strengths:
+        if strength:
+            acc.add_(adapter_update(adapter, weight.to(compute_dtype), compute_dtype), alpha=float(strength))
+    return acc.to(weight.dtype)
 
 
 def base_weights(targets, seed=123):

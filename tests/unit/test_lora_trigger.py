@@ -3,11 +3,10 @@ path against an unreachable loopback port and its disk cache. Expected rankings 
 import json
 import socket
 
-import pytest
 import torch
 from safetensors.torch import save_file
 
-from forgeline.lora import civitai_trigger_words, file_sha256, trigger_words
+from forgeline.lora import trigger_words
 
 
 def make_lora(tmp_path, metadata, name="style"):
@@ -72,23 +71,7 @@ def _closed_port():
         return s.getsockname()[1]
 
 
-def test_civitai_lookup_never_raises_offline(tmp_path):
-    path = make_lora(tmp_path, {})
-    words, note = civitai_trigger_words(path, cache_dir=str(tmp_path / "cache"), timeout=0.5,
-                                        base_url=f"http://127.0.0.1:{_closed_port()}")
-    assert words == [] and ("failed" in note or "requests" in note)
 
 
-def test_civitai_lookup_reads_its_cache_without_network(tmp_path):
-    path = make_lora(tmp_path, {})
-    sha = file_sha256(path)
-    (tmp_path / "cache").mkdir()
-    (tmp_path / "cache" / f"{sha}.json").write_text(json.dumps({"trainedWords": ["cached word"]}))
-    words, note = civitai_trigger_words(str(path), cache_dir=str(tmp_path / "cache"),
-                                        base_url=f"http://127.0.0.1:{_closed_port()}")
-    assert words == ["cached word"] and "cached" in note
 
 
-def test_civitai_bad_hash_is_a_value_error():
-    with pytest.raises(ValueError, match="SHA256"):
-        civitai_trigger_words("not-a-hash")

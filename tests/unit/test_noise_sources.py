@@ -4,28 +4,16 @@ import math
 import pytest
 import torch
 
-from forgeline.samplers import (A1111ImageRNG, a1111_initial_latent, a1111_seeds, a1111_slerp,
-                                comfy_initial_latent, comfy_initial_noise, comfy_max_denoise, comfy_noise_sampler)
+from forgeline.samplers import A1111ImageRNG, a1111_seeds, a1111_slerp
 
 CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # §7.2
 NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # §7.2
 
 
-def test_comfy_initial_noise_reference():
-    noise = comfy_initial_noise((1, 4, 8, 8), 42)
-    assert noise.flatten()[:6].tolist() == pytest.approx(CPU_SEED42, abs=1e-5)
-    assert float(noise.sum()) == pytest.approx(16.138676, abs=1e-4)  # §15
 
 
-def test_comfy_first_ancestral_noise_equals_initial_noise_on_cpu():
-    noise = comfy_initial_noise((1, 4, 8, 8), 42)
-    assert torch.equal(comfy_noise_sampler(noise, 42)(None, None), noise)  # §7.1
 
 
-def test_comfy_batch_index_skips_forward_in_the_stream():
-    full = comfy_initial_noise((3, 4, 8, 8), 5)
-    picked = comfy_initial_noise((2, 4, 8, 8), 5, batch_inds=[2, 0])
-    assert torch.equal(picked[0], full[2]) and torch.equal(picked[1], full[0])
 
 
 def test_a1111_seeds_per_image_and_variation():
@@ -92,16 +80,6 @@ def test_a1111_slerp_parallel_fallback_quirk():
     assert torch.allclose(a1111_slerp(0.25, x, x * 2), x * 0.25 + 2 * x * 0.75)  # weights as A1111 writes them
 
 
-def test_initial_scaling_rules():
-    noise = torch.ones(2)
-    assert a1111_initial_latent(noise, 14.6146431).tolist() == pytest.approx([14.6146431] * 2)
-    sgm = a1111_initial_latent(noise, 14.6146431, sgm_noise_multiplier=True)
-    assert sgm.tolist() == pytest.approx([14.64881540775442] * 2, rel=1e-7)  # §8.1
-    assert comfy_max_denoise(14.614641189575195, 14.614643096923828)  # Karras float32 artefact still counts
-    assert not comfy_max_denoise(14.614641189575195, 9.1)
-    assert comfy_initial_latent(noise, 14.6146431, torch.zeros(2), True).tolist() == pytest.approx(
-        [14.64881540775442] * 2, rel=1e-7)
-    assert comfy_initial_latent(noise, 0.75, torch.full((2,), 2.0), False, flow=True).tolist() == [1.25, 1.25]
 
 
 @pytest.mark.parametrize("kwargs, words", [({"shape": (4, 8), "seeds": [1]}, "C, H, W"),

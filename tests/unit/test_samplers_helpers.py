@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from forgeline.samplers import cfg_combine, get_ancestral_step, get_ancestral_step_rf, step_range, to_d
+from forgeline.samplers import get_ancestral_step, get_ancestral_step_rf, step_range, to_d
 
 
 def test_ancestral_step_reference_numbers():
@@ -43,19 +43,6 @@ def test_to_d():
     assert torch.equal(to_d(x, torch.tensor([2.0, 4.0]), den), torch.tensor([[1.0] * 3, [0.5] * 3]))
 
 
-def test_cfg_combine_equals_one_plus_w_convention():
-    g = torch.Generator().manual_seed(0)
-    eps_c, eps_u, x = (torch.randn(8, generator=g) for _ in range(3))
-    w, sigma = 6.0, 2.5
-    paper = (1 + w) * eps_c - w * eps_u
-    assert torch.allclose(cfg_combine(eps_u, eps_c, 1 + w), paper, atol=1e-6)
-    # same in x0 space: D = x − σ·ε
-    d = cfg_combine(x - sigma * eps_u, x - sigma * eps_c, 1 + w)
-    assert torch.allclose(d, x - sigma * paper, atol=1e-5)
-    assert torch.equal(cfg_combine(None, eps_c, 1.0), eps_c)
-    assert torch.equal(cfg_combine(eps_u, eps_c, 0.0), eps_u)
-    with pytest.raises(ValueError, match="scale"):
-        cfg_combine(None, eps_c, 7.0)
 
 
 def test_step_range_without_progress():

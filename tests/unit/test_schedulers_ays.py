@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from forgeline.schedulers import (FORGE_AYS, FORGE_AYS_32, NOISE_LEVELS, ays_scheduler, ays_sigmas,
+from forgeline.schedulers import (FORGE_AYS, FORGE_AYS_32, NOISE_LEVELS, ays_sigmas,
                                   loglinear_interp)
 
 
@@ -126,15 +126,6 @@ def test_reforge_is_sigma_max_over_ratios():
     assert scaled[1] == pytest.approx(2 * got[1], rel=1e-6)
 
 
-def test_scheduler_handler_shape_reads_model_sampling():
-    class FakeModelSampling:
-        sigma_max = torch.tensor(10.0)
-        sigma_min = torch.tensor(0.03)
-
-    fn = ays_scheduler("SDXL")
-    assert torch.equal(fn(FakeModelSampling(), 10), ays_sigmas("SDXL", 10))
-    reforge = ays_scheduler("SD1", variant="reforge")(FakeModelSampling(), 11)
-    assert float(reforge[0]) == pytest.approx(10.0) and float(reforge[1]) == pytest.approx(10.0 / 2.257, rel=1e-6)
 
 
 def test_loglinear_interp_hand_values():
