@@ -137,7 +137,7 @@ def test_pathological_input_is_bounded(sd15, text):
     import sys
     _, clip = sd15
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(400)
+    sys.setrecursionlimit(600)
     try:
         pe.encode_prompt(clip, text, pe.EncodeOptions(steps=20))
     except ValueError:
