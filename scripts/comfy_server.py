@@ -75,19 +75,21 @@ class ComfyServer:
         finally:
             server.stop()
 
-    def __init__(self, base: Path | None, port: int | None = None, extra_args=(), python: str | None = None):
+    def __init__(self, base: Path | None, port: int | None = None, extra_args=(), python: str | None = None,
+                 cpu: bool = True):
         self.base = Path(base) if base else None
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_args = list(extra_args)
         self.python = python or sys.executable
+        self.cpu = cpu  # False: the host's own device defaults (GPU, dynamic VRAM on current NVIDIA hosts)
         self.proc = None
         self.log_path = (self.base or CACHE) / f"comfyui-{self.port}.log"
 
     def start(self, timeout: float = 240.0) -> "ComfyServer":
         host = comfy_dir()
-        cmd = [self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-               "--disable-auto-launch", *self.extra_args]
+        cmd = [self.python, "main.py", *(["--cpu"] if self.cpu else []), "--listen", "127.0.0.1",
+               "--port", str(self.port), "--disable-auto-launch", *self.extra_args]
         if self.base:
             cmd += ["--base-directory", str(self.base),
                     "--database-url", f"sqlite:///{self.base / 'user' / 'comfyui.db'}"]
