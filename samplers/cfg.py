@@ -1,11 +1,13 @@
-"""Classifier-free guidance combination (Ho & Salimans 2022; samplers.md §9).
+"""Classifier-free guidance combination (Ho & Salimans 2022, "Classifier-Free Diffusion Guidance"; ComfyUI
+``comfy/samplers.py`` ``cfg_function``).
 
 ``cfg_combine(uncond, cond, s) = uncond + s·(cond − uncond)``, on denoised (x0) or ε predictions alike.
 The guidance paper writes ``(1+w)·ε_c − w·ε_u``; that is the same with ``s = 1 + w`` (ComfyUI cfg 8 ↔ w = 7,
 A1111 CFG 7 ↔ w = 6), and because D = x − σ·ε is affine in ε with the same x, combining D's or ε's is identical.
 At s = 1 the result is ``cond`` alone, so the unconditional pass can be skipped: pass ``uncond=None``. The node layer
 uses ComfyUI's own ``sampling_function``, which already skips it (unless ``disable_cfg1_optimization``).
-A1111's multi-prompt AND *sums* weighted deltas; ComfyUI *averages* conds first (samplers.md §9.2) — prompt-side.
+A1111's multi-prompt AND *sums* weighted deltas; ComfyUI *averages* conds first (A1111
+``modules/sd_samplers_cfg_denoiser.py`` ``combine_denoised``; ComfyUI ``comfy/samplers.py`` ``_calc_cond_batch``) — prompt-side.
 """
 import math
 

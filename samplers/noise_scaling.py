@@ -1,4 +1,5 @@
-"""How the first sampler input x_T is formed from unit noise (samplers.md §7.2, §8.1, §6).
+"""How the first sampler input x_T is formed from unit noise (A1111 ``modules/sd_samplers_kdiffusion.py``;
+ComfyUI ``comfy/samplers.py`` ``KSAMPLER.sample`` and ``comfy/model_sampling.py`` ``noise_scaling``).
 
 * A1111 (``KDiffusionSampler.sample`` / ``sample_img2img``): ``x_T = latent + noise·σ_0``; with the
   ``sgm_noise_multiplier`` option, ``noise·√(1+σ_0²)`` (txt2img).
