@@ -1,4 +1,5 @@
-"""A1111 ImageRNG and ComfyUI default noise vs samplers.md §7 (seed-42 values, ENSD, per-image seeds, subseeds)."""
+"""A1111 ImageRNG and ComfyUI default noise vs A1111 ``modules/rng.py`` and ComfyUI ``comfy/sample.py``
+(seed-42 values, ENSD, per-image seeds, subseeds)."""
 import math
 
 import pytest
@@ -7,19 +8,19 @@ import torch
 from forgeline.samplers import (A1111ImageRNG, a1111_initial_latent, a1111_seeds, a1111_slerp,
                                 comfy_initial_latent, comfy_initial_noise, comfy_max_denoise, comfy_noise_sampler)
 
-CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # §7.2
-NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # §7.2
+CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # torch.randn, CPU generator, seed 42
+NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # A1111 rng_philox / CUDA torch.randn, seed 42
 
 
 def test_comfy_initial_noise_reference():
     noise = comfy_initial_noise((1, 4, 8, 8), 42)
     assert noise.flatten()[:6].tolist() == pytest.approx(CPU_SEED42, abs=1e-5)
-    assert float(noise.sum()) == pytest.approx(16.138676, abs=1e-4)  # §15
+    assert float(noise.sum()) == pytest.approx(16.138676, abs=1e-4)  # sum of torch.randn((1, 4, 8, 8)) at seed 42
 
 
 def test_comfy_first_ancestral_noise_equals_initial_noise_on_cpu():
     noise = comfy_initial_noise((1, 4, 8, 8), 42)
-    assert torch.equal(comfy_noise_sampler(noise, 42)(None, None), noise)  # §7.1
+    assert torch.equal(comfy_noise_sampler(noise, 42)(None, None), noise)  # fresh CPU generator, same seed
 
 
 def test_comfy_batch_index_skips_forward_in_the_stream():
@@ -96,7 +97,7 @@ def test_initial_scaling_rules():
     noise = torch.ones(2)
     assert a1111_initial_latent(noise, 14.6146431).tolist() == pytest.approx([14.6146431] * 2)
     sgm = a1111_initial_latent(noise, 14.6146431, sgm_noise_multiplier=True)
-    assert sgm.tolist() == pytest.approx([14.64881540775442] * 2, rel=1e-7)  # §8.1
+    assert sgm.tolist() == pytest.approx([14.64881540775442] * 2, rel=1e-7)  # √(1+σ0²), ComfyUI EPS noise_scaling
     assert comfy_max_denoise(14.614641189575195, 14.614643096923828)  # Karras float32 artefact still counts
     assert not comfy_max_denoise(14.614641189575195, 9.1)
     assert comfy_initial_latent(noise, 14.6146431, torch.zeros(2), True).tolist() == pytest.approx(
