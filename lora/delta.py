@@ -14,11 +14,13 @@ LyCORIS ``lycoris/modules/*``). ``s = alpha / rank`` (alpha missing → 1). ΔW 
 - DoRA (magnitude ``m``): ``W_dora = m · (W + ΔW) / ‖W + ΔW‖`` with the norm over every axis except the output
   axis (``m`` shaped ``[out, 1, …]``) or except the input axis (``m`` shaped ``[1, in, …]``) — the norm of the
   *updated* weight, as in LyCORIS ``locon.py`` and PEFT ``dora.py``, not ComfyUI 0.3.75's ``‖W‖`` on the output
-  axis (ComfyUI ``comfy/weight_adapter/base.py`` ``weight_decompose``, Comfy-Org/ComfyUI#15458). Strength interpolates ``W → W_dora`` (ComfyUI/sd-webui semantics,
-  Comfy-Org/ComfyUI#3298, and PEFT ``dora.py``'s forward taken at strength λ, ``(1+λ(c−1))⊙Wx + λ·c⊙ΔWx``): strength 0 leaves W.
+  axis (ComfyUI ``comfy/weight_adapter/base.py`` ``weight_decompose``, Comfy-Org/ComfyUI#15458). Strength interpolates
+  ``W → W_dora`` (ComfyUI/sd-webui semantics, Comfy-Org/ComfyUI#3298, and PEFT ``dora.py``'s forward taken at strength
+  λ, ``(1+λ(c−1))⊙Wx + λ·c⊙ΔWx``): strength 0 leaves W.
 
-``merged_weight`` follows ComfyUI ``comfy/model_patcher.py`` ``patch_weight_to_device``: start from the pristine W every time, accumulate in fp32 (fp64 in tests),
-``W' = W + Σ_i λ_i · U_i(W)`` where ``U_i = ΔW_i`` or ``W_dora,i − W`` (DoRA terms are taken against the pristine
+``merged_weight`` follows ComfyUI ``comfy/model_patcher.py`` ``patch_weight_to_device``: start from the pristine W every
+time, accumulate in fp32 (fp64 in tests), ``W' = W + Σ_i λ_i · U_i(W)`` where ``U_i = ΔW_i`` or ``W_dora,i − W`` (DoRA
+terms are taken against the pristine
 W, so the result is linear in every λ and independent of order), and round once.
 """
 import torch

@@ -3,7 +3,8 @@
 Input is the list of target keys only (``diffusion_model.*`` of ``model.model`` and ``clip_l.transformer.*`` /
 ``clip_g.transformer.*`` / ``clip_h.transformer.*`` of ComfyUI's CLIP), so no ComfyUI import is needed.
 
-UNet names (kohya-ss/sd-scripts ``networks/lora.py``; ComfyUI ``comfy/lora.py`` ``model_lora_keys_unet``). A target ``diffusion_model.<ldm path>.weight`` is reachable as
+UNet names (kohya-ss/sd-scripts ``networks/lora.py``; ComfyUI ``comfy/lora.py`` ``model_lora_keys_unet``). A target
+``diffusion_model.<ldm path>.weight`` is reachable as
 
 - ``lora_unet_<ldm path with . → _>`` (kohya SDXL, trained on LDM names) and the generic ``diffusion_model.<path>``;
 - its diffusers path D, derived by the SD UNet ↔ LDM conversion rules (diffusers ``convert_original_stable_

@@ -8,8 +8,9 @@ Rules (project brief; file layout from the safetensors spec, huggingface/safeten
 - Pickle containers (``.pt``, ``.pth``, ``.ckpt``, ``.bin``) are opened only with
   ``torch.load(weights_only=True)``, which refuses any pickled object that is not a tensor/container of tensors.
 - After loading, every floating tensor must be finite and every ``<module>.alpha`` a single positive number.
-  kohya and LyCORIS write ``alpha = rank`` whenever the trainer's alpha was None/0 (kohya ``networks/lora.py`` lines 69-73, LyCORIS ``lycoris/modules/locon.py``), so an
-  on-disk alpha ≤ 0 marks a broken file, which ComfyUI would silently turn into a no-op.
+  kohya and LyCORIS write ``alpha = rank`` whenever the trainer's alpha was None/0 (kohya ``networks/lora.py`` lines
+  69-73, LyCORIS ``lycoris/modules/locon.py``), so an on-disk alpha ≤ 0 marks a broken file, which ComfyUI would
+  silently turn into a no-op.
 - A user name resolves only to a file inside one of the allowed roots: no absolute paths, no ``..``, no symlink
   whose target leaves the root.
 

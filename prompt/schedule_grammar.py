@@ -21,8 +21,9 @@ What this means, and how this module decides it without lark:
 * A ``|`` that ends up outside every valid alternation, or a backslash with nothing (or a newline) after it, cannot
   be parsed at all: A1111 then keeps the whole prompt as one text and disables every schedule in it.
 
-Non-determinism (lark's Earley ambiguity resolution depends on ``PYTHONHASHSEED``): when a top-level ``[..:..:N]`` schedule is directly followed by a bracket or colon that is
-RAW text (a stray ``:``, ``)``, ``]``, or an opening bracket that never forms a construct: ``[a:b:0.5]:1.2``,
+Non-determinism (lark's Earley ambiguity resolution depends on ``PYTHONHASHSEED``): when a top-level ``[..:..:N]``
+schedule is directly followed by a bracket or colon that is RAW text (a stray ``:``, ``)``, ``]``, or an opening bracket
+that never forms a construct: ``[a:b:0.5]:1.2``,
 ``[a:b:0.5][``), lark's choice depends on ``PYTHONHASHSEED`` (about half the seeds schedule it, the rest keep the
 whole prompt raw; checked with lark 1.1.2 over 24 seeds). Alternations are not affected. This parser always
 schedules it and lists the RAW character's position in ``ParsedSchedulePrompt.ambiguous_at``.

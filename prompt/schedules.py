@@ -1,4 +1,5 @@
-"""A1111 prompt editing: ``get_learned_conditioning_prompt_schedules`` and the step rule (A1111 ``modules/prompt_parser.py``).
+"""A1111 prompt editing: ``get_learned_conditioning_prompt_schedules`` and the step rule (A1111
+``modules/prompt_parser.py``).
 
 Step math (A1111 ``collect_steps``). Modes: first pass ``steps = base_steps`` with no offsets; hires pass
 (``hires_steps`` given) ``steps = hires_steps``, integer offset ``base_steps``, fraction offset 1.0; old timelines

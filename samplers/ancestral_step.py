@@ -1,6 +1,7 @@
 """Ancestral splits of a step σ → σ_next into a deterministic part (σ_down) and fresh noise (σ_up).
 
-* EPS/VP (k-diffusion ``k_diffusion/sampling.py`` ``get_ancestral_step``), a DDPM-posterior split with ``σ_down² + σ_up² = σ_next²``::
+* EPS/VP (k-diffusion ``k_diffusion/sampling.py`` ``get_ancestral_step``), a DDPM-posterior split with
+  ``σ_down² + σ_up² = σ_next²``::
 
       σ_up   = min(σ_next, η · √(σ_next² (σ² − σ_next²) / σ²))
       σ_down = √(σ_next² − σ_up²)

@@ -7,7 +7,8 @@ A1111 CFG 7 ↔ w = 6), and because D = x − σ·ε is affine in ε with the sa
 At s = 1 the result is ``cond`` alone, so the unconditional pass can be skipped: pass ``uncond=None``. The node layer
 uses ComfyUI's own ``sampling_function``, which already skips it (unless ``disable_cfg1_optimization``).
 A1111's multi-prompt AND *sums* weighted deltas; ComfyUI *averages* conds first (A1111
-``modules/sd_samplers_cfg_denoiser.py`` ``combine_denoised``; ComfyUI ``comfy/samplers.py`` ``_calc_cond_batch``) — prompt-side.
+``modules/sd_samplers_cfg_denoiser.py`` ``combine_denoised``; ComfyUI ``comfy/samplers.py`` ``_calc_cond_batch``) —
+prompt-side.
 """
 import math
 

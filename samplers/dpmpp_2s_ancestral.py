@@ -11,8 +11,9 @@ docs/DERIVATIONS.md, 'DPM++ 2S a in σ form'), with (σ_down, σ_up) from ``get_
 computed as k-diffusion does: ``x_2 = (σ(s)/σ(t))·x − expm1(−h/2)·D`` with ``h = t_down − t``. When σ_down = 0
 (the last step, or η > 1 clipping) the step is Euler to 0, ``x = D``, one model call: NFE = 2·steps − 1 for a
 schedule ending in 0. Noise is drawn on every non-final step even at η = 0 (multiplied by 0), as k-diffusion and
-ComfyUI do. Flow (CONST) models take ComfyUI's ``sample_dpmpp_2s_ancestral_RF`` branch (``comfy/k_diffusion/sampling.py``), chosen by
-``flow=True`` or, when ``flow is None``, by ``flow.is_flow_model(model)``; its noise is drawn only when η > 0.
+ComfyUI do. Flow (CONST) models take ComfyUI's ``sample_dpmpp_2s_ancestral_RF`` branch
+(``comfy/k_diffusion/sampling.py``), chosen by ``flow=True`` or, when ``flow is None``, by
+``flow.is_flow_model(model)``; its noise is drawn only when η > 0.
 """
 import torch
 

@@ -7,10 +7,10 @@ Per step (crowsonkb/k-diffusion ``k_diffusion/sampling.py`` ``sample_euler_ances
 One model call per step; the last step (σ_{i+1} = 0) lands on ``x = D``.
 Edge cases follow upstream k-diffusion, which A1111/Forge run: with η > 1, σ_down can be 0 while σ_{i+1} > 0, and
 σ_up = σ_{i+1} noise is still added. ComfyUI's copy instead sets ``x = D`` with no noise there (ComfyUI
-``comfy/k_diffusion/sampling.py``, a quirk); for η ≤ 1 both are the same. A noise sample is drawn on every non-final step even at η = 0 (multiplied
-by 0), as in both references, so the RNG stream advances identically.
-Flow (CONST) models take the ComfyUI ``sample_euler_ancestral_RF`` branch (``comfy/k_diffusion/sampling.py``), chosen by ``flow=True``
-or, when ``flow is None``, by ``flow.is_flow_model(model)``.
+``comfy/k_diffusion/sampling.py``, a quirk); for η ≤ 1 both are the same. A noise sample is drawn on every non-final
+step even at η = 0 (multiplied by 0), as in both references, so the RNG stream advances identically.
+Flow (CONST) models take the ComfyUI ``sample_euler_ancestral_RF`` branch (``comfy/k_diffusion/sampling.py``), chosen by
+``flow=True`` or, when ``flow is None``, by ``flow.is_flow_model(model)``.
 Default noise is ComfyUI's: a generator seeded with ``extra_args["seed"]`` (``noise_comfy.comfy_noise_sampler``).
 """
 import torch

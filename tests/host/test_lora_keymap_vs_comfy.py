@@ -6,7 +6,8 @@
   drops (Comfy-Org/ComfyUI#9753). Sizes of ComfyUI's maps were counted by running ComfyUI 0.3.75's
   ``model_lora_keys_unet`` on meta-device SD1.5 / SDXL UNets.
 - Maths: ComfyUI's ``load_lora`` + ``calculate_weight`` is the reference merge for LoRA/LoCon/Tucker, LoHa, LoKr
-  and diff; for output-axis DoRA ComfyUI divides by ‖W‖ (``comfy/weight_adapter/base.py`` ``weight_decompose``, #15458) and we deliberately differ.
+  and diff; for output-axis DoRA ComfyUI divides by ‖W‖ (``comfy/weight_adapter/base.py`` ``weight_decompose``, #15458)
+  and we deliberately differ.
 """
 import pytest
 import torch

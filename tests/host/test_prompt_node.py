@@ -1,8 +1,8 @@
-"""A1111 Prompt Encode in ComfyUI: step-indexed schedule selection, AND composition, SDXL (A1111 ``modules/prompt_parser.py``,
-``modules/sd_emphasis.py``, ``modules/sd_hijack_clip.py``).
+"""A1111 Prompt Encode in ComfyUI: step-indexed schedule selection, AND composition, SDXL (A1111
+``modules/prompt_parser.py``, ``modules/sd_emphasis.py``, ``modules/sd_hijack_clip.py``).
 
-Schedule references are A1111's ``get_learned_conditioning_prompt_schedules`` results derived by hand from the ``collect_steps``
-step math (written out literally below) and the ``reconstruct_cond_batch`` rule (first entry with
+Schedule references are A1111's ``get_learned_conditioning_prompt_schedules`` results derived by hand from the
+``collect_steps`` step math (written out literally below) and the ``reconstruct_cond_batch`` rule (first entry with
 ``call ≤ end_at_step``), applied per model call of the real ComfyUI samplers.
 """
 import pytest

@@ -2,10 +2,12 @@
 ``modules/sd_hijack_clip.py``, ``modules/sd_emphasis.py``).
 
 The reference is written here from A1111's rules, independently of ``prompt/`` and the node: hand-parsed segments
-(``parse_prompt_attention`` rules: ``(x)`` ×1.1, ``[x]`` ×1/1.1, ``(x:w)`` ×w, BREAK a new chunk), per-segment tokenization, A1111's chunk
-loop (``tokenize_line``: 75 tokens, comma backtrack ≤ 20, EOS padding, BOS/EOS wrap), a float64 CLIP ViT-L text transformer
+(``parse_prompt_attention`` rules: ``(x)`` ×1.1, ``[x]`` ×1/1.1, ``(x:w)`` ×w, BREAK a new chunk), per-segment
+tokenization, A1111's chunk loop (``tokenize_line``: 75 tokens, comma backtrack ≤ 20, EOS padding, BOS/EOS wrap), a
+float64 CLIP ViT-L text transformer
 run on the *same* weights (causal attention, quick-GELU, final LN; CLIP skip N = hidden state −N + final LN), then
-emphasis per 77-token chunk over the batch of texts (``sd_emphasis.EmphasisOriginal``). The node runs ComfyUI's float32 encoder.
+emphasis per 77-token chunk over the batch of texts (``sd_emphasis.EmphasisOriginal``). The node runs ComfyUI's float32
+encoder.
 """
 import math
 
@@ -109,7 +111,8 @@ def ref_chunks(segments, tokenizer, backtrack=20):
 
 
 def ref_encode(ref, texts_chunks, emphasis="Original", clip_skip=1):
-    """A1111 ``forward`` / ``sd_emphasis``: chunk i of every text in one batch (missing → BOS+76×EOS), emphasis per chunk over the batch."""
+    """A1111 ``forward`` / ``sd_emphasis``: chunk i of every text in one batch (missing → BOS+76×EOS), emphasis per
+    chunk over the batch."""
     k = max(len(c) for c in texts_chunks)
     empty = ([BOS] + [EOS] * 76, [1.0] * 77)
     out = []

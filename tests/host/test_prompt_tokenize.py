@@ -47,7 +47,8 @@ def test_segments_are_tokenized_separately(tokenizer):
 
 
 def test_a1111_text_normalisation(tokenizer):
-    # transformers 4.30 slow CLIPTokenizer: ftfy + whitespace clean + lowercase, A1111's ids (ComfyUI alone gives 171, 105, 223, …)
+    # transformers 4.30 slow CLIPTokenizer: ftfy + whitespace clean + lowercase, A1111's ids
+    # (ComfyUI alone gives 171, 105, 223, …)
     (chunk,), count = tokenize_line("ﬁne “quotes”   a&amp;b ＡＢＣ", tokenizer)
     assert content(chunk) == [3797, 257, 5808, 257, 320, 261, 321, 5334] and count == 8
 
@@ -57,7 +58,8 @@ NINE = "cat dog red blue green house tree car sun,"     # 9 words + comma = 10 t
 
 @pytest.mark.parametrize("backtrack,lengths", [(20, [70, 10]), (6, [70, 10]), (5, [75, 5]), (0, [75, 5])])
 def test_comma_backtrack_on_eight_groups(tokenizer, backtrack, lengths):
-    # A1111 comma backtrack: 8×"9 words," → [70, 10] (ComfyUI sd1_clip gives [75, 5]): at token 76 the last comma is at index 69, 75 − 69 = 6
+    # A1111 comma backtrack: 8×"9 words," → [70, 10] (ComfyUI sd1_clip gives [75, 5]):
+    # at token 76 the last comma is at index 69, 75 − 69 = 6
     chunks, count = tokenize_line(" ".join([NINE] * 8), tokenizer, comma_padding_backtrack=backtrack)
     assert [len(content(c)) for c in chunks] == lengths
     group = [2368, 1929, 736, 1746, 1901, 1212, 2677, 1615, 2176, COMMA]

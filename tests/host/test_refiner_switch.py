@@ -1,5 +1,6 @@
 """A1111 refiner "Switch at" step, against values derived by hand from ``sd_samplers_common.apply_refiner`` and a
-float64 re-derivation of the SD1.5 σ table (scaled-linear β 0.00085…0.012, 1000 steps; ComfyUI ``comfy/model_sampling.py``)."""
+float64 re-derivation of the SD1.5 σ table (scaled-linear β 0.00085…0.012, 1000 steps; ComfyUI
+``comfy/model_sampling.py``)."""
 import math
 
 import pytest

@@ -121,7 +121,8 @@ def test_lora_factors_reproduce_delta(tmp_path):
 
 
 def test_merge_is_from_pristine_and_rounds_once(tmp_path):
-    """fp16 weight: result == round_fp16(W + λΔW computed in fp32), and strength 0 returns W bit-exactly (ComfyUI ``patch_weight_to_device`` rule)."""
+    """fp16 weight: result == round_fp16(W + λΔW computed in fp32), and strength 0 returns W bit-exactly (ComfyUI
+    ``patch_weight_to_device`` rule)."""
     t = tiny_sd15_targets()
     p = write_kohya_lora(tmp_path, t, rank=4, seed=6)
     a = next(a for a in load_lora(p, t).adapters if a.target == TO_Q)
@@ -201,7 +202,8 @@ def test_text_encoder_names_per_family(tmp_path):
 # -------------------------------------------------------------------------------------------------- keymap
 
 def sd15_layout_keys():
-    """Real SD1.5 keys needed for the ComfyUI ``model_lora_keys_unet`` mapping examples (nrb=2: downsampler at input_blocks.3)."""
+    """Real SD1.5 keys needed for the ComfyUI ``model_lora_keys_unet`` mapping examples (nrb=2: downsampler at
+    input_blocks.3)."""
     return [D + k for k in (
         "input_blocks.0.0.weight", "input_blocks.1.0.in_layers.2.weight", "input_blocks.3.0.op.weight",
         "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",

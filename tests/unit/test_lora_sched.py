@@ -1,5 +1,6 @@
 """loractl schedules. Expected values: loractl's own ``test/tests.py`` assertions (cheald/sd-webui-loractl), a worked
-example computed by hand from loractl's ``calculate_weight``, and hand-derived ``np.interp`` values for the quirks (arithmetic in comments)."""
+example computed by hand from loractl's ``calculate_weight``, and hand-derived ``np.interp`` values for the quirks
+(arithmetic in comments)."""
 import pytest
 
 from forgeline.lora import (LoractlStepsError, keyframe_weight, loractl_params, loractl_weights, parse_keyframes,
@@ -58,7 +59,7 @@ def test_notes_example_first_pass_and_hires():
     assert close(w["hrte"], w["hrunet"])
 
 
-# -- quirks (loractl utils.py sorted_positions / calculate_weight) ------------------------------------------------------
+# -- quirks (loractl utils.py sorted_positions / calculate_weight) -----------------------------------------------------
 def test_first_entry_without_position_makes_the_whole_value_a_scalar():
     assert parse_keyframes("1,0@5") == 1.0
     assert loractl_weights("x:1,0@5", 10)["unet"] == [1.0] * 10

@@ -1,5 +1,6 @@
-"""The ``tokenize_line`` chunk loop on synthetic token ids (A1111 ``modules/sd_hijack_clip.py``, ``textual_inversion.py``):
-expected chunks are derived by hand from that code's rules. Real-tokenizer cases are in tests/host/test_prompt_tokenize.py."""
+"""The ``tokenize_line`` chunk loop on synthetic token ids (A1111 ``modules/sd_hijack_clip.py``,
+``textual_inversion.py``): expected chunks are derived by hand from that code's rules. Real-tokenizer cases are in
+tests/host/test_prompt_tokenize.py."""
 import pytest
 
 from forgeline.prompt import (

@@ -1,5 +1,6 @@
 """AND composition vs A1111 (``modules/prompt_parser.py`` ``get_multicond_prompt_list``): hand-derived examples, a
-fuzz comparison with A1111's own ``re_weight`` regex used directly as the oracle, and the node-facing schedule helper."""
+fuzz comparison with A1111's own ``re_weight`` regex used directly as the oracle, and the node-facing schedule
+helper."""
 import random
 import re
 import time

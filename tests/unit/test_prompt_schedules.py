@@ -1,6 +1,7 @@
 """Prompt editing vs A1111 (``modules/prompt_parser.py``): the 16 docstring doctests, the grammar's LarkError and RAW
 fallbacks, the ``collect_steps`` step math, the ``reconstruct_cond_batch`` step rule and the PYTHONHASHSEED
-non-determinism. The LARK_CASES table was produced by running A1111's grammar with lark 1.1.2 under six PYTHONHASHSEED values (all six agreed)."""
+non-determinism. The LARK_CASES table was produced by running A1111's grammar with lark 1.1.2 under six PYTHONHASHSEED
+values (all six agreed)."""
 import time
 
 import pytest
@@ -21,7 +22,8 @@ FEMALE = [[1, "female"], [2, "male"], [3, "female"], [4, "male"], [5, "female"],
 FEMALE4 = [[1, "female"], [2, "male"], [3, "male"], [4, "male"], [5, "female"], [6, "male"], [7, "male"],
            [8, "male"], [9, "female"], [10, "male"]]
 
-# A1111 get_learned_conditioning_prompt_schedules doctests, first pass with 10 steps (the {b|d{ line is the ACTUAL value: A1111's own doctest there is stale)
+# A1111 get_learned_conditioning_prompt_schedules doctests, first pass with 10 steps
+# (the {b|d{ line is the ACTUAL value: A1111's own doctest there is stale)
 DOCTESTS = [
     ("test", [[10, "test"]]),
     ("a [b:3]", [[3, "a "], [10, "a b"]]),
@@ -143,7 +145,8 @@ def test_old_scheduling(prompt, expected):
 
 
 def test_step_rule_a1111_uses_first_entry_with_step_le_end():
-    # A1111 reconstruct_cond_batch: [a:b:5] shows "a" at 0-based steps 0–5; [a|b] over 10 steps gives a a b a b a b a b a
+    # A1111 reconstruct_cond_batch: [a:b:5] shows "a" at 0-based steps 0–5;
+    # [a|b] over 10 steps gives a a b a b a b a b a
     sched = g("[a:b:5]")
     assert [sched[step_to_schedule_index(sched, i)][1] for i in range(10)] == ["a"] * 6 + ["b"] * 4
     alt = g("[a|b]")

@@ -1,5 +1,5 @@
-"""Euler a / DPM++ 2S a on a closed-form toy problem (docs/DERIVATIONS.md, 'Toy sampler problem'): data x0 ~ N(M, I), so the exact denoiser is
-D(x, σ) = (x + σ²M)/(1 + σ²) (EPS) and M + α/(α²+σ²)·(x − αM), α = 1 − σ (flow).
+"""Euler a / DPM++ 2S a on a closed-form toy problem (docs/DERIVATIONS.md, 'Toy sampler problem'): data x0 ~ N(M, I), so
+the exact denoiser is D(x, σ) = (x + σ²M)/(1 + σ²) (EPS) and M + α/(α²+σ²)·(x − αM), α = 1 − σ (flow).
 
 Checked against (a) reference numbers from running ComfyUI 0.3.75's ``comfy/k_diffusion/sampling.py`` (bit-equal to
 crowsonkb/k-diffusion 0.1.1.post1 there) and (b) an independent float64 re-derivation of the k-diffusion / ComfyUI
@@ -51,7 +51,7 @@ def sampler_from(noises):
     return lambda sigma, sigma_next: next(it)
 
 
-# ---------------------------------------------------------------- float64 re-derivations (k-diffusion sampling.py, ComfyUI _RF)
+# ---------------------------------------------------------------- float64 re-derivations (k-diffusion, ComfyUI _RF)
 def split64(s, sn, eta):
     if eta == 0:
         return sn, 0.0
@@ -163,7 +163,8 @@ def test_eta0_2s_is_closer_to_exact_ode_endpoint_than_euler():
 @pytest.mark.parametrize("kind, ensd, total", [("euler", 0, -5.5576739), ("euler", 31337, 1.9733886),
                                                 ("2s", 0, -5.4565969), ("2s", 31337, 0.6379304)])
 def test_a1111_cpu_rng_emulation_reference(kind, ensd, total):
-    # A1111 CPU RNG emulation (modules/rng.py ImageRNG + upstream k-diffusion), one generator per image, x_T = noise·σ0, ancestral draws continue or re-seed by ENSD
+    # A1111 CPU RNG emulation (modules/rng.py ImageRNG + upstream k-diffusion), one generator per image, x_T = noise·σ0,
+    # ancestral draws continue or re-seed by ENSD
     rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", eta_noise_seed_delta=ensd)
     x = rng.next() * SIGMAS[0]
     x = FUNCS[kind](eps_denoiser, x, SIGMAS, disable=True, noise_sampler=rng.noise_sampler())
@@ -184,7 +185,8 @@ def test_step_math_matches_float64_rederivation(kind, eta, s_noise):
 
 @pytest.mark.parametrize("kind", ["euler", "2s"])
 def test_eta_above_one_follows_upstream_kdiffusion(kind):
-    # get_ancestral_step clips σ_up at σ_next: at η = 2 σ_down = 0 on every Karras(10) step; upstream (A1111) still adds σ_up = σ_next noise
+    # get_ancestral_step clips σ_up at σ_next: at η = 2 σ_down = 0 on every Karras(10) step; upstream (A1111) still adds
+    # σ_up = σ_next noise
     assert all(float(get_ancestral_step(SIGMAS[i], SIGMAS[i + 1], 2.0)[0]) == 0 for i in range(10))
     noises = fixed_noises(len(SIGMAS))
     x = FUNCS[kind](eps_denoiser, X_INIT.clone(), SIGMAS, disable=True, eta=2.0, noise_sampler=sampler_from(noises))
@@ -210,7 +212,8 @@ FLOW_REF = {("euler", 1.0): -3.4573793, ("euler", 0.0): 13.4439049, ("2s", 1.0):
 
 @pytest.mark.parametrize("key", list(FLOW_REF))
 def test_flow_branch_matches_comfyui_reference_sums(key):
-    # ComfyUI 0.3.75 _RF branch: σ = shift-3 "simple" 10 steps, x_T = noise (σ0 = 1), seed 42 default noise; dispatch by model_sampling
+    # ComfyUI 0.3.75 _RF branch: σ = shift-3 "simple" 10 steps, x_T = noise (σ0 = 1), seed 42 default noise;
+    # dispatch by model_sampling
     class CONST:
         pass
 

@@ -11,7 +11,8 @@ from forgeline.schedulers import (FORGE_AYS, FORGE_AYS_32, NOISE_LEVELS, ays_sch
 
 
 def np_interp_reference(levels, num):
-    """ComfyUI ``nodes_align_your_steps.loglinear_interp`` as written: np.interp on the reversed log levels over linspace(0, 1) grids, reversed back."""
+    """ComfyUI ``nodes_align_your_steps.loglinear_interp`` as written: np.interp on the reversed log levels over
+    linspace(0, 1) grids, reversed back."""
     xs = np.linspace(0, 1, len(levels))
     ys = np.log(np.asarray(levels, dtype=np.float64)[::-1])
     return np.exp(np.interp(np.linspace(0, 1, num), xs, ys))[::-1]
@@ -30,7 +31,8 @@ def test_sd1_table_is_model_sigma_at_published_timesteps():
 
 
 def test_webui_tables_equal_diffusers_ays_lists_and_track_published_levels():
-    # huggingface/diffusers schedulers/scheduling_utils.py AysSchedules carries the same 3-decimal lists as A1111/Forge (σ_min replaced by 0 there)
+    # huggingface/diffusers schedulers/scheduling_utils.py AysSchedules carries the same 3-decimal lists as A1111/Forge
+    # (σ_min replaced by 0 there)
     diffusers = {"SD1": [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152],
                  "SDXL": [14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113]}
     for model in ("SD1", "SDXL"):
@@ -66,7 +68,8 @@ def test_comfy_interpolated_matches_reference_rule(model, steps):
 
 
 def test_comfy_denoise_keeps_round_steps_times_denoise():
-    # docs/DERIVATIONS.md, 'Denoise slicing': AYS "10 steps, denoise 0.5" runs 5 steps: the tail of the 10-step list, last forced to 0
+    # docs/DERIVATIONS.md, 'Denoise slicing': AYS "10 steps, denoise 0.5" runs 5 steps: the tail of the 10-step list,
+    # last forced to 0
     full = ays_sigmas("SD1", 10)
     got = ays_sigmas("SD1", 10, denoise=0.5)
     assert got.shape == (6,)
@@ -110,7 +113,8 @@ def test_forge_interpolates_n_points_then_appends_zero():
 
 
 def test_forge_denoise_follows_a1111_img2img_rule():
-    # A1111 setup_img2img_steps (docs/DERIVATIONS.md, 'Denoise slicing'): 20 steps at 0.5 → t_enc = 10 → runs 11 steps starting at σ_9
+    # A1111 setup_img2img_steps (docs/DERIVATIONS.md, 'Denoise slicing'): 20 steps at 0.5 → t_enc = 10 → runs 11 steps
+    # starting at σ_9
     full = ays_sigmas("SD1", 20, variant="a1111")
     got = ays_sigmas("SD1", 20, variant="a1111", denoise=0.5)
     assert torch.equal(got, full[9:])

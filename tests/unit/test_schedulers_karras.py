@@ -1,4 +1,5 @@
-"""Karras schedule vs ComfyUI 0.3.75's float32 numbers (``comfy/samplers.py`` ``calculate_sigmas``) and a float64 re-derivation of the formula."""
+"""Karras schedule vs ComfyUI 0.3.75's float32 numbers (``comfy/samplers.py`` ``calculate_sigmas``) and a float64
+re-derivation of the formula."""
 import numpy as np
 import pytest
 import torch
@@ -15,7 +16,8 @@ KARRAS10_SD15 = [14.6146431, 9.1029291, 5.4783921, 3.1686049, 1.7494180, 0.91407
 
 
 def sd15_sigmas_float64():
-    """ComfyUI ``ModelSamplingDiscrete._register_schedule`` re-derived: β_t = (√0.00085 + (√0.012 − √0.00085)·t/999)², ᾱ = Π(1−β), σ = √((1−ᾱ)/ᾱ)."""
+    """ComfyUI ``ModelSamplingDiscrete._register_schedule`` re-derived:
+    β_t = (√0.00085 + (√0.012 − √0.00085)·t/999)², ᾱ = Π(1−β), σ = √((1−ᾱ)/ᾱ)."""
     betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
     alphas_cumprod = np.cumprod(1.0 - betas)
     return np.sqrt((1 - alphas_cumprod) / alphas_cumprod)

@@ -4,7 +4,8 @@ Two kinds of reference:
 1. Agreement: for a shared case list, the editor reports an *error* exactly when A1111's pipeline (as implemented
    in prompt/ and lora/: extra-network tags → AND split → schedule grammar → attention on every scheduled text)
    rejects the prompt, and the error sits where the parser says (ScheduleSyntaxError.position).
-2. Hand-derived spans from A1111's grammar (``modules/prompt_parser.py``, ``modules/extra_networks.py``) for highlighting and warnings.
+2. Hand-derived spans from A1111's grammar (``modules/prompt_parser.py``, ``modules/extra_networks.py``) for
+   highlighting and warnings.
 """
 import pytest
 
