@@ -1,4 +1,4 @@
-"""Align Your Steps vs the published tables (NV-AYS how-to), ComfyUI 0.3.75 node values, Forge/reForge values and an
+"""Align Your Steps vs the published tables (NVIDIA AYS how-to), ComfyUI 0.3.75 node values, Forge/reForge values and an
 independent float64 re-derivation of the log-linear rule."""
 import math
 
@@ -25,7 +25,7 @@ def sd15_sigma_at(timesteps):
 
 
 def test_sd1_table_is_model_sigma_at_published_timesteps():
-    # SD1.5 levels are σ at the NV-AYS how-to's sampling_schedule timesteps 999 … 24, 0
+    # SD1.5 levels are σ at the NVIDIA AYS how-to's sampling_schedule timesteps 999 … 24, 0
     ref = sd15_sigma_at([999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0])
     np.testing.assert_allclose(NOISE_LEVELS["SD1"], ref, rtol=1e-8)
 
