@@ -13,7 +13,7 @@ A1111 rules reproduced (A1111 1.10):
 * upscalers: the six "Latent …" interpolations, PIL Lanczos/Nearest (plus Bicubic) in pixel space, or an upscale
   model (``nodes/upscale.py``);
 * steps: ``hires_steps`` (0 = the first pass's ``steps``) run at the tail of an ``int(hires_steps / min(denoise,
-  0.999))``-step schedule (``setup_img2img_steps``; ComfyUI's KSampler denoise rule, comfy-host.md §2.1);
+  0.999))``-step schedule (``setup_img2img_steps``; ComfyUI's ``KSampler.set_steps`` denoise rule, ``comfy/samplers.py``);
 * seed: the hires noise is drawn afresh from the **first pass's seed** (A1111 rebuilds ``ImageRNG`` with
   ``p.seeds``), so a hires pass equals ``KSampler(seed, steps, denoise)`` on the upscaled latent;
 * hires prompt/negative, CFG, sampler and scheduler fall back to the first pass's when left empty/"same".

@@ -11,7 +11,7 @@ same schedule in two ComfyUI sampling runs on the shared runner (``a1111_samplin
 * the refiner continues ``σ_k … 0`` with no new initial noise and the base run's **ancestral noise sampler object**
   (``info.noise_sampler``), so Euler a / DPM2 a / DPM++ 2S a / LCM draw one continuous stream, as one run would.
   The native example instead re-seeds the refiner's ancestral noise from its own ``noise_seed`` (0 in
-  ``sdxl_simple_example``), comfy-host.md §2.10.
+  ``sdxl_simple_example``, comfyanonymous/ComfyUI_examples ``sdxl/sdxl_simple_example.png``).
 
 So ``switch_at = 1.0`` is a single base run, and for a deterministic sampler (Euler) a split at ``k`` equals the
 two-``KSamplerAdvanced`` graph (base 0→k with leftover noise, refiner k→end without added noise).

@@ -1,7 +1,7 @@
 """LoRA Block Weight (hako-mikan/sd-webui-lora-block-weight): per-block LoRA ratios with lbw's fixed-ID semantics.
 
 Source: lbw ``scripts/lora_block_weight.py`` (``BLOCKID26/17/12/20``, ``DEF_WEIGHT_PRESET``, ``to26``,
-``ratiodealer``, ``loradealer``), ComfyUI-Inspire-Pack ``resources/lbw-preset.txt``; notes lora.md §3.
+``ratiodealer``, ``loradealer``), ComfyUI-Inspire-Pack ``resources/lbw-preset.txt``.
 
 - A spec is a preset name or a comma list of 12 (SDXL LoRA), 17 (SD1.x LoRA), 20 (SDXL LyCORIS) or 26 (SD1.x
   LyCORIS) values in that set's block-ID order. Lists that are not 26 long are expanded by block ID into the

@@ -1,10 +1,10 @@
 """Weight updates ΔW of each adapter kind, DoRA re-normalisation, and the from-pristine merge.
 
-Formulas (notes lora.md §1.1, §1.4, §1.5; ComfyUI ``comfy/weight_adapter/*``, kohya ``networks/lora.py``,
+Formulas (ComfyUI ``comfy/weight_adapter/*``, kohya ``networks/lora.py``,
 LyCORIS ``lycoris/modules/*``). ``s = alpha / rank`` (alpha missing → 1). ΔW is reshaped to the target weight.
 
 - LoRA: ``ΔW = s · up.flatten(1) @ down.flatten(1)``. Conv 1×1 and k×k work unchanged because ``up`` is always
-  1×1: kohya's ``conv2d(down.permute(1,0,2,3), up).permute(1,0,2,3)`` equals this reshape (§1.1). Tucker:
+  1×1: kohya's ``conv2d(down.permute(1,0,2,3), up).permute(1,0,2,3)`` equals this reshape (kohya ``merge_to``). Tucker:
   ``ΔW[o,i,h,w] = s · Σ_ab up[o,a] · mid[a,b,h,w] · down[b,i]``.
 - LoHa: ``ΔW = s · (w1a @ w1b) ⊙ (w2a @ w2b)``, ``s = alpha / w1b.shape[0]``; CP form
   ``Wk[p,r,h,w] = Σ_ij t_k[i,j,h,w] · wkb[j,r] · wka[i,p]``.
@@ -14,11 +14,13 @@ LyCORIS ``lycoris/modules/*``). ``s = alpha / rank`` (alpha missing → 1). ΔW 
 - DoRA (magnitude ``m``): ``W_dora = m · (W + ΔW) / ‖W + ΔW‖`` with the norm over every axis except the output
   axis (``m`` shaped ``[out, 1, …]``) or except the input axis (``m`` shaped ``[1, in, …]``) — the norm of the
   *updated* weight, as in LyCORIS ``locon.py`` and PEFT ``dora.py``, not ComfyUI 0.3.75's ``‖W‖`` on the output
-  axis (notes §0.3, Comfy-Org/ComfyUI#15458). Strength interpolates ``W → W_dora`` (ComfyUI/sd-webui semantics,
-  Comfy-Org/ComfyUI#3298, and the PEFT form ``(1+λ(c−1))⊙Wx + λ·c⊙ΔWx`` of notes §7.2): strength 0 leaves W.
+  axis (ComfyUI ``comfy/weight_adapter/base.py`` ``weight_decompose``, Comfy-Org/ComfyUI#15458). Strength interpolates
+  ``W → W_dora`` (ComfyUI/sd-webui semantics, Comfy-Org/ComfyUI#3298, and PEFT ``dora.py``'s forward taken at strength
+  λ, ``(1+λ(c−1))⊙Wx + λ·c⊙ΔWx``): strength 0 leaves W.
 
-``merged_weight`` follows notes §5.4: start from the pristine W every time, accumulate in fp32 (fp64 in tests),
-``W' = W + Σ_i λ_i · U_i(W)`` where ``U_i = ΔW_i`` or ``W_dora,i − W`` (DoRA terms are taken against the pristine
+``merged_weight`` follows ComfyUI ``comfy/model_patcher.py`` ``patch_weight_to_device``: start from the pristine W every
+time, accumulate in fp32 (fp64 in tests), ``W' = W + Σ_i λ_i · U_i(W)`` where ``U_i = ΔW_i`` or ``W_dora,i − W`` (DoRA
+terms are taken against the pristine
 W, so the result is linear in every λ and independent of order), and round once.
 """
 import torch
@@ -154,7 +156,7 @@ def adapter_update(adapter, weight, dtype=torch.float32):
 
 def lora_factors(adapter, shape, dtype=torch.float32, device="cpu"):
     """``(B, A)`` with ``B @ A == ΔW.flatten(1)`` for a plain (non-DoRA) ``lora`` adapter, scale folded into B and a
-    Tucker core folded into A — the factors a fused ``addmm(W0, B·diag(λ), A)`` re-merge needs (notes §7.2)."""
+    Tucker core folded into A — the factors a fused ``addmm(W0, B·diag(λ), A)`` re-merge needs."""
     if adapter.kind != "lora" or adapter.dora_scale is not None:
         raise ValueError(f"lora_factors: module '{adapter.module}' is {adapter.kind}"
                          f"{' with DoRA' if adapter.dora_scale is not None else ''}, not a plain LoRA.")

@@ -1,7 +1,7 @@
 """A1111 extra-network tags: ``<type:arg1:arg2:...>`` parsed and stripped from a prompt.
 
 Rules (A1111 ``modules/extra_networks.py`` ``parse_prompt`` / ``ExtraNetworkParams`` and
-``extensions-builtin/Lora/extra_networks_lora.py`` ``ExtraNetworkLora.activate``; notes prompt-syntax.md §9.1):
+``extensions-builtin/Lora/extra_networks_lora.py`` ``ExtraNetworkLora.activate``):
 
 - Tag regex ``<(\\w+):([^>]+)>``; every match is replaced by ``""`` (surrounding spaces are kept, so
   ``"a <lora:x:1> b"`` leaves ``"a  b"``). ``<lora:>`` does not match and stays in the text.

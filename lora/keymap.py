@@ -3,7 +3,8 @@
 Input is the list of target keys only (``diffusion_model.*`` of ``model.model`` and ``clip_l.transformer.*`` /
 ``clip_g.transformer.*`` / ``clip_h.transformer.*`` of ComfyUI's CLIP), so no ComfyUI import is needed.
 
-UNet names (notes lora.md §1.1, §1.5). A target ``diffusion_model.<ldm path>.weight`` is reachable as
+UNet names (kohya-ss/sd-scripts ``networks/lora.py``; ComfyUI ``comfy/lora.py`` ``model_lora_keys_unet``). A target
+``diffusion_model.<ldm path>.weight`` is reachable as
 
 - ``lora_unet_<ldm path with . → _>`` (kohya SDXL, trained on LDM names) and the generic ``diffusion_model.<path>``;
 - its diffusers path D, derived by the SD UNet ↔ LDM conversion rules (diffusers ``convert_original_stable_
@@ -29,7 +30,7 @@ UNet names (notes lora.md §1.1, §1.5). A target ``diffusion_model.<ldm path>.w
 
   and D is reachable as ``lora_unet_<D with _>`` (kohya SD1.5), ``lycoris_<D with _>`` (SimpleTuner), the old
   diffusers attn-processor names ``[unet.]<D with .to_ → .processor.to_, to_out.0 → to_out>``, and, which ComfyUI
-  0.3.75 lacks (Comfy-Org/ComfyUI#9753, notes §1.6), the modern diffusers/PEFT names ``D`` and ``unet.D``.
+  0.3.75 lacks (Comfy-Org/ComfyUI#9753), the modern diffusers/PEFT names ``D`` and ``unet.D``.
 
 Text encoders (ComfyUI ``comfy/lora.py`` ``model_lora_keys_clip``): ``clip_l``/``clip_h`` answer to ``lora_te_``,
 ``lora_te1_`` and ``text_encoder.``; ``clip_g`` answers to ``lora_te2_`` / ``text_encoder_2.`` when ``clip_l`` is

@@ -1,7 +1,7 @@
 """loractl keyframe schedules: per-step LoRA weights exactly as cheald/sd-webui-loractl computes them.
 
 Source: ``cheald/sd-webui-loractl`` ``loractl/lib/utils.py`` (``sorted_positions``, ``calculate_weight``,
-``params_to_weights``), README; notes prompt-syntax.md §9.3 and lora.md §4.1.
+``params_to_weights``), README, ``test/tests.py``.
 
 - A weight is a number or keyframes ``w@pos`` joined by ``,`` or ``;`` (``~`` is an alias of ``@``).
   **If the first entry has no ``@`` the whole value is that number** (``1,0@5`` is ``1.0``). A later entry without

@@ -1,9 +1,10 @@
 """The load report: what a LoRA file is, what it patched, what it left out, and whether it fits the model.
 
-Fields follow notes lora.md §7.1 item 5: detected format, matched / unmatched keys, rank histogram, alpha values,
+Fields: detected format, matched / unmatched keys, rank histogram, alpha values,
 base model from metadata (kohya ``ss_base_model_version`` — ``sd_v1``, ``sd_v2``, ``sd_v2_v``, ``sdxl_base_v1-0``
 — and Stability's ``modelspec.architecture`` — ``stable-diffusion-v1``, ``stable-diffusion-xl-v1-base/lora`` …,
-§2.2–§2.3), and an architecture inferred from the keys and shapes themselves:
+kohya-ss/sd-scripts ``train_network.py``, ``library/sai_model_spec.py``), and an architecture inferred from the keys and
+shapes themselves:
 
 - the cross-attention context width, read from an ``attn2.to_k`` adapter's input dim: 768 → SD1, 1024 → SD2,
   2048 → SDXL (the UNet ``context_dim`` of each family);

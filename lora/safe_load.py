@@ -1,6 +1,6 @@
 """Safe reading of LoRA files and safe resolution of user-supplied LoRA names.
 
-Rules (project brief; file layout from the safetensors spec, notes lora.md §2.1):
+Rules (project brief; file layout from the safetensors spec, huggingface/safetensors ``README.md``):
 
 - ``.safetensors`` is read only through the ``safetensors`` library: an 8-byte little-endian header length, a JSON
   header (tensor dtypes/shapes/offsets plus an optional ``__metadata__`` dict of str → str), then raw bytes.
@@ -8,8 +8,9 @@ Rules (project brief; file layout from the safetensors spec, notes lora.md §2.1
 - Pickle containers (``.pt``, ``.pth``, ``.ckpt``, ``.bin``) are opened only with
   ``torch.load(weights_only=True)``, which refuses any pickled object that is not a tensor/container of tensors.
 - After loading, every floating tensor must be finite and every ``<module>.alpha`` a single positive number.
-  kohya and LyCORIS write ``alpha = rank`` whenever the trainer's alpha was None/0 (notes §0.2, §1.6), so an
-  on-disk alpha ≤ 0 marks a broken file, which ComfyUI would silently turn into a no-op.
+  kohya and LyCORIS write ``alpha = rank`` whenever the trainer's alpha was None/0 (kohya ``networks/lora.py`` lines
+  69-73, LyCORIS ``lycoris/modules/locon.py``), so an on-disk alpha ≤ 0 marks a broken file, which ComfyUI would
+  silently turn into a no-op.
 - A user name resolves only to a file inside one of the allowed roots: no absolute paths, no ``..``, no symlink
   whose target leaves the root.
 
@@ -34,7 +35,7 @@ class LoraFileError(ValueError):
 def read_safetensors_metadata(path):
     """Return the ``__metadata__`` dict (str → str) of a ``.safetensors`` file, reading only its header.
 
-    Safetensors layout: u64 little-endian N, then N bytes of UTF-8 JSON (notes §2.1). Values are strings by spec;
+    Safetensors layout: u64 little-endian N, then N bytes of UTF-8 JSON (safetensors spec). Values are strings by spec;
     trainers JSON-encode nested objects (e.g. ``ss_tag_frequency``), which callers decode themselves.
     """
     path = Path(path)

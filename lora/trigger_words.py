@@ -1,6 +1,8 @@
 """LoRA trigger words, offline first: ranked ``(word, source, score)`` from file metadata and sidecar files.
 
-Rule (notes lora.md §2.5, sources §2.2-§2.4): take the first source that yields words.
+Rule (Forgeline's offline heuristic; its inputs are kohya-ss/sd-scripts ``train_network.py`` /
+``library/sai_model_spec.py`` metadata and the sidecars of Civitai Helper and A1111 ``ui_edit_user_metadata.py``):
+take the first source that yields words.
 
 1. ``modelspec.trigger_phrase`` (kohya ``--metadata_trigger_phrase``), split on ``,``; score 1.0.
 2. Sidecars next to the file: ``<stem>.civitai.info`` JSON ``trainedWords`` (Civitai Helper), ``<stem>.txt``

@@ -1,6 +1,6 @@
 """LCM-LoRA + style LoRA merged once, with LCM model sampling and the recommended 4-step preset.
 
-Rule (LCM-LoRA technical report, Luo et al. 2023, §5.2; notes lora.md §5.1-§5.2): ``θ' = θ + λ1·τ_style + λ2·τ_LCM``
+Rule (Luo et al. 2023, "LCM-LoRA: A Universal Stable-Diffusion Acceleration Module"): ``θ' = θ + λ1·τ_style + λ2·τ_LCM``
 with λ1 = 0.8, λ2 = 1.0. Both LoRAs are constant ComfyUI patches on one clone, so ``calculate_weight`` sums them in
 fp32 from the original weight and rounds once (the same sum as ``lora.lcm_merge``). Model sampling is set exactly as
 ComfyUI's ``ModelSamplingDiscrete(sampling="lcm")`` does (``ModelSamplingDiscreteDistilled`` + ``LCM``: 50 original

@@ -7,7 +7,7 @@ from comfy_api.latest import io
 
 from ..schedulers import AYS_VARIANTS, ays_sigmas, karras_sigmas
 
-SD15_SIGMA_MIN, SD15_SIGMA_MAX = 0.0291675, 14.614642  # ComfyUI KarrasScheduler defaults (samplers.md §2.1)
+SD15_SIGMA_MIN, SD15_SIGMA_MAX = 0.0291675, 14.614642  # ComfyUI KarrasScheduler defaults (comfy_extras/nodes_custom_sampler.py)
 
 
 class ForgelineKarrasSigmas(io.ComfyNode):

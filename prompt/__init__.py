@@ -1,5 +1,6 @@
 """Forgeline prompt core: A1111 prompt parsing, prompt editing, AND composition, 75-token chunking, emphasis and
-the encoding driver, with A1111's names and return shapes (prompt-syntax.md §1–§8).
+the encoding driver, with A1111's names and return shapes (A1111 ``modules/prompt_parser.py``,
+``modules/sd_hijack_clip.py``, ``modules/sd_emphasis.py``, ``modules/textual_inversion/textual_inversion.py``).
 
 Pure Python + torch/numpy; no ComfyUI import. ``tokenize_line`` takes a Hugging Face ``CLIPTokenizer`` (ComfyUI's
 ``SDTokenizer(...).tokenizer``) and uses ``ftfy`` when installed.

@@ -1,4 +1,4 @@
-"""A1111 attention syntax: ``parse_prompt_attention`` (A1111 ``modules/prompt_parser.py``, v1.10; prompt-syntax.md §2).
+"""A1111 attention syntax: ``parse_prompt_attention`` (A1111 ``modules/prompt_parser.py``, v1.10).
 
 The text is cut left to right into these pieces, the first that fits winning:
 
@@ -44,7 +44,7 @@ def is_break(entry):
     """True for the marker that makes ``tokenize_line`` start a new chunk: text ``BREAK`` with weight ``== -1``.
 
     A BREAK inside brackets keeps its text but its weight is multiplied (``(a BREAK b)`` → −1.1), so it is then
-    tokenized as the word "break" (prompt-syntax.md §2.3).
+    tokenized as the word "break" (A1111 ``tokenize_line`` only breaks on ``weight == -1``).
     """
     text, weight = entry
     return text == BREAK_TEXT and weight == BREAK_WEIGHT

@@ -1,4 +1,4 @@
-"""A1111 ``tokenize_line``: 75-token chunks, BREAK, comma backtrack, per-token multipliers (§5).
+"""A1111 ``tokenize_line``: 75-token chunks, BREAK, comma backtrack, per-token multipliers.
 
 Source: A1111 ``modules/sd_hijack_clip.py`` ``FrozenCLIPEmbedderWithCustomWordsBase.tokenize_line``.
 

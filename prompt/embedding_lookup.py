@@ -1,4 +1,5 @@
-"""Textual-inversion name matching as A1111's ``EmbeddingDatabase`` does it (``textual_inversion.py``; §8).
+"""Textual-inversion name matching as A1111's ``EmbeddingDatabase`` does it (A1111
+``modules/textual_inversion/textual_inversion.py``).
 
 A name is tokenized with the model tokenizer; it matches wherever that token-id sequence occurs inside one parsed
 prompt segment (no prefix, case-insensitive through the tokenizer's lower-casing, on token boundaries: ``easyneg,``

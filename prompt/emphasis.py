@@ -1,4 +1,4 @@
-"""A1111 emphasis modes applied to encoder output (A1111 ``modules/sd_emphasis.py``; prompt-syntax.md §6).
+"""A1111 emphasis modes applied to encoder output (A1111 ``modules/sd_emphasis.py``).
 
 For one 77-token chunk of a batch, ``z`` is ``[B, 77, C]`` and ``w`` its multipliers ``[B, 77]``:
 

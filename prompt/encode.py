@@ -1,11 +1,11 @@
-"""A1111's encoding driver without a model: chunks → per-chunk encode → emphasis → concatenation (§5.5, §6, §7).
+"""A1111's encoding driver without a model: chunks → per-chunk encode → emphasis → concatenation.
 
 Source: A1111 ``modules/sd_hijack_clip.py`` ``forward`` / ``process_tokens``. For texts ``t_1 … t_B`` encoded
 together (A1111 encodes all schedule variants of one prompt in one call):
 
     k = max chunks over the texts;  for i < k:  batch_i = chunk i of every text, or ``empty_chunk()`` if it has none
     z_i, pooled_i = encode_chunk(tokens of batch_i)         [B, 77, C]
-    z_i = emphasis(z_i, multipliers of batch_i)             (the mean covers the whole batch_i, §6)
+    z_i = emphasis(z_i, multipliers of batch_i)             (the mean covers the whole batch_i, ``sd_emphasis.py``)
     z = concat(z_0 … z_{k-1}) along tokens → [B, 77·k, C];  pooled = pooled_0 (first chunk, before emphasis)
 
 With ``pad_token`` set and different from EOS (OpenCLIP: pad 0), every token after the first EOS of each chunk row

@@ -1,7 +1,7 @@
 """Prompt highlighting and diagnostics for the editor, decided by the pack's own A1111 parsers.
 
-A1111 processes a prompt in this order (``modules/extra_networks.py``, ``prompt_parser.py``; prompt-syntax.md
-§2–§4, §9): extra-network tags ``<lora:…>`` are cut out, the rest is split on ``AND`` (each part may end in
+A1111 processes a prompt in this order (``modules/extra_networks.py``, ``prompt_parser.py``):
+extra-network tags ``<lora:…>`` are cut out, the rest is split on ``AND`` (each part may end in
 ``:NUM``), each part is parsed by the prompt-editing grammar (``[a:b:N]``, ``[a|b]``), and every scheduled text is
 parsed for attention (``(x)``, ``[x]``, ``(x:1.2)``, ``BREAK``). ``lint_prompt`` follows the same order on the raw
 text, blanking what each stage consumed (same length, so offsets stay source offsets), and returns

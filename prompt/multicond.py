@@ -1,4 +1,4 @@
-"""A1111 ``AND`` composition: ``get_multicond_prompt_list`` (A1111 ``modules/prompt_parser.py``; prompt-syntax.md §4).
+"""A1111 ``AND`` composition: ``get_multicond_prompt_list`` (A1111 ``modules/prompt_parser.py``).
 
 Each prompt is split on ``\\bAND\\b`` (case-sensitive, whole word). Every part, including a prompt with no AND at
 all, loses a trailing ``:NUM`` which becomes its composable (CFG) weight, where A1111's rule is the regex

@@ -1,4 +1,4 @@
-"""A hand-written parser for A1111's prompt-editing grammar (A1111 ``modules/prompt_parser.py``; prompt-syntax.md §3.1).
+"""A hand-written parser for A1111's prompt-editing grammar (A1111 ``modules/prompt_parser.py``).
 
 A1111 parses with lark (Earley) and this grammar::
 
@@ -21,8 +21,9 @@ What this means, and how this module decides it without lark:
 * A ``|`` that ends up outside every valid alternation, or a backslash with nothing (or a newline) after it, cannot
   be parsed at all: A1111 then keeps the whole prompt as one text and disables every schedule in it.
 
-Non-determinism (§3.5): when a top-level ``[..:..:N]`` schedule is directly followed by a bracket or colon that is
-RAW text (a stray ``:``, ``)``, ``]``, or an opening bracket that never forms a construct: ``[a:b:0.5]:1.2``,
+Non-determinism (lark's Earley ambiguity resolution depends on ``PYTHONHASHSEED``): when a top-level ``[..:..:N]``
+schedule is directly followed by a bracket or colon that is RAW text (a stray ``:``, ``)``, ``]``, or an opening bracket
+that never forms a construct: ``[a:b:0.5]:1.2``,
 ``[a:b:0.5][``), lark's choice depends on ``PYTHONHASHSEED`` (about half the seeds schedule it, the rest keep the
 whole prompt raw; checked with lark 1.1.2 over 24 seeds). Alternations are not affected. This parser always
 schedules it and lists the RAW character's position in ``ParsedSchedulePrompt.ambiguous_at``.
@@ -164,7 +165,8 @@ def parse_schedule_prompt(prompt):
 
 
 def _ambiguous_spots(constructs, raw, follows):
-    """Ends of schedules that lark may or may not parse, depending on ``PYTHONHASHSEED`` (§3.5, measured).
+    """Ends of schedules that lark may or may not parse, depending on ``PYTHONHASHSEED`` (measured by running
+A1111's grammar under lark 1.1.2 with several seeds).
 
     Measured with lark 1.1.2 over 24 seeds: a ``[..:..:N]`` is unstable when the character after it is RAW text, or
     is a bracket/colon of an emphasis or schedule (which lark may also read as RAW) whose group is itself followed,

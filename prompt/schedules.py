@@ -1,6 +1,7 @@
-"""A1111 prompt editing: ``get_learned_conditioning_prompt_schedules`` and the step rule (prompt-syntax.md §3).
+"""A1111 prompt editing: ``get_learned_conditioning_prompt_schedules`` and the step rule (A1111
+``modules/prompt_parser.py``).
 
-Step math (A1111 ``collect_steps``, §3.2). Modes: first pass ``steps = base_steps`` with no offsets; hires pass
+Step math (A1111 ``collect_steps``). Modes: first pass ``steps = base_steps`` with no offsets; hires pass
 (``hires_steps`` given) ``steps = hires_steps``, integer offset ``base_steps``, fraction offset 1.0; old timelines
 (``use_old_scheduling``) ``steps = base_steps`` and offsets ignored. For the raw NUMBER text ``s``, ``v = float(s)``:
 
@@ -12,7 +13,8 @@ Step math (A1111 ``collect_steps``, §3.2). Modes: first pass ``steps = base_ste
 For each sorted boundary ``t``: a schedule shows ``before`` if ``t ≤ when`` else ``after``; an alternation shows
 option ``(t − 1) mod n``. Result ``[[t, text], …]``. A prompt the grammar rejects gives ``[[steps, prompt]]``.
 
-Sampling (A1111 ``reconstruct_cond_batch``, §3.4): at 0-based model call ``i`` the first entry with
+Sampling (A1111 ``reconstruct_cond_batch``; the CFG denoiser's ``step`` counts model calls from 0,
+``modules/sd_samplers_cfg_denoiser.py``): at 0-based model call ``i`` the first entry with
 ``i ≤ end_at_step`` is used, so ``[a:b:5]`` shows "a" for steps 0–5; if none qualifies, entry 0 is used.
 """
 import numbers

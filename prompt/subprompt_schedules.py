@@ -1,11 +1,13 @@
-"""Everything a text-encode node needs from one prompt: AND parts, their weights and schedules (§1, §3, §4).
+"""Everything a text-encode node needs from one prompt: AND parts, their weights and schedules.
 
-A1111 order (§1): extra-network tags are stripped first (by the caller), then the positive prompt is split on
+A1111 order (``modules/processing.py``, ``modules/extra_networks.py``, ``modules/prompt_parser.py``): extra-network tags
+are stripped first (by the caller), then the positive prompt is split on
 ``AND`` with trailing ``:w`` weights (``get_multicond_prompt_list``), then each part gets its own schedule
 (``get_learned_conditioning_prompt_schedules``). The negative prompt is not split: ``AND`` and ``:w`` are literal
 text there and its weight is 1.0. Identical part texts are kept once per prompt, as A1111's flat list does, but
 each part keeps its own weight and position. The node encodes each distinct schedule text once (all variants of a
-part in one batch, §6) and the sampler hook picks entries per model call (``prompt/step_schedule.py``).
+part in one batch, as A1111 ``get_learned_conditioning`` does) and the sampler hook picks entries per model call
+(``prompt/step_schedule.py``).
 """
 from dataclasses import dataclass
 

@@ -1,4 +1,5 @@
-"""A1111's text clean-up before CLIP BPE (prompt-syntax.md §5.1, §10, §13.5).
+"""A1111's text clean-up before CLIP BPE (huggingface/transformers 4.30.2
+``src/transformers/models/clip/tokenization_clip.py``, the version A1111 pins in ``requirements_versions.txt``).
 
 A1111 tokenizes with the transformers 4.30 *slow* ``CLIPTokenizer``, whose ``_tokenize`` does
 ``whitespace_clean(ftfy.fix_text(text)).lower()`` with ``whitespace_clean = re.sub(r"\\s+", " ", t).strip()``.

@@ -1,13 +1,14 @@
 """Ancestral splits of a step σ → σ_next into a deterministic part (σ_down) and fresh noise (σ_up).
 
-* EPS/VP (k-diffusion ``get_ancestral_step``; samplers.md §3), a DDPM-posterior split with ``σ_down² + σ_up² = σ_next²``::
+* EPS/VP (k-diffusion ``k_diffusion/sampling.py`` ``get_ancestral_step``), a DDPM-posterior split with
+  ``σ_down² + σ_up² = σ_next²``::
 
       σ_up   = min(σ_next, η · √(σ_next² (σ² − σ_next²) / σ²))
       σ_down = √(σ_next² − σ_up²)
 
   η = 0 → ``(σ_next, 0.)`` (plain ODE step); η = 1 → ``σ_down = σ_next²/σ``; σ_next = 0 → ``(0, 0)``;
   η > 1 clips σ_up at σ_next, so σ_down can reach 0 before the last step.
-* Flow/CONST (ComfyUI ``sample_*_RF``; samplers.md §6), with x = (1−σ)·x0 + σ·ε::
+* Flow/CONST (ComfyUI ``comfy/k_diffusion/sampling.py`` ``sample_*_RF``), with x = (1−σ)·x0 + σ·ε::
 
       σ_down  = σ_next · (1 + (σ_next/σ − 1)·η)
       renoise = √(σ_next² − σ_down² · α_next² / α_down²),   α = 1 − σ

@@ -1,6 +1,7 @@
 """DPM-Solver++(2S) ancestral sampler ("DPM++ 2S a"), Lu et al. (2022) with k-diffusion's ancestral noise.
 
-Per step, in σ form (samplers.md §5.2), with (σ_down, σ_up) from ``get_ancestral_step`` and t = −log σ::
+Per step, in σ form (k-diffusion ``sample_dpmpp_2s_ancestral`` rewritten with σ = e^{−t}; see
+docs/DERIVATIONS.md, 'DPM++ 2S a in σ form'), with (σ_down, σ_up) from ``get_ancestral_step`` and t = −log σ::
 
     σ_mid = √(σ_i · σ_down)                                   (log-midpoint, r = 1/2)
     x_2   = (σ_mid/σ_i)·x + (1 − σ_mid/σ_i)·D(x, σ_i)
@@ -10,8 +11,9 @@ Per step, in σ form (samplers.md §5.2), with (σ_down, σ_up) from ``get_ances
 computed as k-diffusion does: ``x_2 = (σ(s)/σ(t))·x − expm1(−h/2)·D`` with ``h = t_down − t``. When σ_down = 0
 (the last step, or η > 1 clipping) the step is Euler to 0, ``x = D``, one model call: NFE = 2·steps − 1 for a
 schedule ending in 0. Noise is drawn on every non-final step even at η = 0 (multiplied by 0), as k-diffusion and
-ComfyUI do. Flow (CONST) models take ComfyUI's ``sample_dpmpp_2s_ancestral_RF`` branch (samplers.md §6), chosen by
-``flow=True`` or, when ``flow is None``, by ``flow.is_flow_model(model)``; its noise is drawn only when η > 0.
+ComfyUI do. Flow (CONST) models take ComfyUI's ``sample_dpmpp_2s_ancestral_RF`` branch
+(``comfy/k_diffusion/sampling.py``), chosen by ``flow=True`` or, when ``flow is None``, by
+``flow.is_flow_model(model)``; its noise is drawn only when η > 0.
 """
 import torch
 

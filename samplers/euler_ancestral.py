@@ -1,16 +1,16 @@
 """Euler ancestral sampler ("Euler a"): Karras et al. (2022) Euler steps on the PF-ODE plus DDPM-style re-noising.
 
-Per step (samplers.md §4.1)::
+Per step (crowsonkb/k-diffusion ``k_diffusion/sampling.py`` ``sample_euler_ancestral``)::
 
     x ← x + (x − D(x, σ_i))/σ_i · (σ_down − σ_i) + s_noise · σ_up · ε_i      (noise only if σ_{i+1} > 0)
 
 One model call per step; the last step (σ_{i+1} = 0) lands on ``x = D``.
 Edge cases follow upstream k-diffusion, which A1111/Forge run: with η > 1, σ_down can be 0 while σ_{i+1} > 0, and
-σ_up = σ_{i+1} noise is still added. ComfyUI's copy instead sets ``x = D`` with no noise there (samplers.md §4.2,
-a quirk); for η ≤ 1 both are the same. A noise sample is drawn on every non-final step even at η = 0 (multiplied
-by 0), as in both references, so the RNG stream advances identically.
-Flow (CONST) models take the ComfyUI ``sample_euler_ancestral_RF`` branch (samplers.md §6), chosen by ``flow=True``
-or, when ``flow is None``, by ``flow.is_flow_model(model)``.
+σ_up = σ_{i+1} noise is still added. ComfyUI's copy instead sets ``x = D`` with no noise there (ComfyUI
+``comfy/k_diffusion/sampling.py``, a quirk); for η ≤ 1 both are the same. A noise sample is drawn on every non-final
+step even at η = 0 (multiplied by 0), as in both references, so the RNG stream advances identically.
+Flow (CONST) models take the ComfyUI ``sample_euler_ancestral_RF`` branch (``comfy/k_diffusion/sampling.py``), chosen by
+``flow=True`` or, when ``flow is None``, by ``flow.is_flow_model(model)``.
 Default noise is ComfyUI's: a generator seeded with ``extra_args["seed"]`` (``noise_comfy.comfy_noise_sampler``).
 """
 import torch
@@ -53,7 +53,7 @@ def sample_euler_ancestral(model, x, sigmas, extra_args=None, callback=None, dis
 @torch.no_grad()
 def sample_euler_ancestral_rf(model, x, sigmas, extra_args=None, callback=None, disable=None, eta=1.0, s_noise=1.0,
                               noise_sampler=None, noise_scale=1.0):
-    """Ancestral Euler for rectified-flow (CONST) models, ComfyUI ``sample_euler_ancestral_RF`` (samplers.md §6)."""
+    """Ancestral Euler for rectified-flow (CONST) models, ComfyUI ``sample_euler_ancestral_RF``."""
     extra_args = {} if extra_args is None else extra_args
     noise_sampler = comfy_noise_sampler(x, extra_args.get("seed")) if noise_sampler is None else noise_sampler
     s_noise = s_noise * noise_scale  # ComfyUI 0.33 (upstream 8e53f001): × model_sampling.noise_scale

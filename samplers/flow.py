@@ -1,8 +1,9 @@
 """Flow (CONST) model detection for the ancestral samplers, duck-typed.
 
 ComfyUI dispatches ``sample_euler_ancestral`` / ``sample_dpmpp_2s_ancestral`` to their ``_RF`` variants when
-``isinstance(model.inner_model.inner_model.model_sampling, comfy.model_sampling.CONST)`` (samplers.md §4.2, §6).
-To stay free of ComfyUI imports we look up the same object (also via ``model.inner_model.model_patcher`` or a bare
+``isinstance(model.inner_model.inner_model.model_sampling, comfy.model_sampling.CONST)`` (ComfyUI
+``comfy/k_diffusion/sampling.py``). To stay free of ComfyUI imports we look up the same object (also via
+``model.inner_model.model_patcher`` or a bare
 ``model.model_sampling``) and test whether a class named ``CONST`` is in its MRO.
 """
 

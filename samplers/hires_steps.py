@@ -8,7 +8,7 @@
       sigma_sched = sigmas(total)[total − t_enc − 1:]            # the last steps + 1 levels
 
   so the pass runs exactly ``steps`` steps at the tail of a ``total``-step schedule. This is ComfyUI's
-  ``KSampler.set_steps`` rule (``calc(int(steps/denoise))[-(steps+1):]``, comfy-host.md §2.1 item 5) except that
+  ``KSampler.set_steps`` rule (``calc(int(steps/denoise))[-(steps+1):]``, ``comfy/samplers.py``) except that
   A1111 caps denoise at 0.999 and ComfyUI switches to ``calc(steps)`` above 0.9999; both give ``total = steps`` for
   ``steps < 999`` at denoise 1.
 * A1111 progress: the job total is ``steps + (hr_second_pass_steps or steps)`` (``processing.py`` ``init``).

@@ -1,5 +1,5 @@
 """Karras et al. (2022) probability-flow ODE in σ parameterisation: ``dx/dσ = (x − D(x; σ)) / σ`` (k-diffusion
-``to_d``; samplers.md §1)."""
+``to_d``, crowsonkb/k-diffusion ``k_diffusion/sampling.py``)."""
 
 
 def append_dims(x, target_dims):

@@ -1,4 +1,5 @@
-"""ComfyUI's default noise, for comparison and as the samplers' default (samplers.md §7.1).
+"""ComfyUI's default noise, for comparison and as the samplers' default (ComfyUI ``comfy/sample.py``
+``prepare_noise``, ``comfy/k_diffusion/sampling.py`` ``default_noise_sampler``).
 
 * Initial noise (``comfy.sample.prepare_noise``): one CPU ``torch.randn`` stream seeded with ``seed`` for the whole
   batch; with ``batch_inds`` the single-image draws are taken in order 0 … max index and picked by index.

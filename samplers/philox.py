@@ -16,7 +16,8 @@ A1111 "NV" assumes n ≤ T (one normal per thread: ``max_threads=None`` here): e
 ``(offset/4, 0, e, 0)``, offset += 4 per draw; that equals CUDA on any GPU with at least n/2048 SMs (the usual
 case for SD latents). Box–Muller is evaluated in float64 from A1111's float32 constants and rounded to float32,
 as A1111 does; real GPUs use float32 ``sinf``/``logf`` and may differ in the last bit.
-First values for seed 42: 0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299 (samplers.md §7.2).
+First values for seed 42: 0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299 (A1111 ``modules/rng_philox.py``
+``Generator(42).randn``; the same as ``torch.randn`` on CUDA).
 """
 import math
 

@@ -1,7 +1,8 @@
 """Forgeline schedules: Karras and Align Your Steps (all UI flavours), log-linear resampling, denoise slicing.
 
 Pure torch/numpy; no ComfyUI import. ``simple``/``normal``/``sgm_uniform`` are ComfyUI's own and are not redone here
-(A1111 "Automatic" for Euler a equals ComfyUI ``normal`` for SD1.5 to 2.4e-7; samplers.md §7.4).
+(A1111 "Automatic" for Euler a, k-diffusion ``DiscreteSchedule.get_sigmas`` in A1111
+``modules/sd_samplers_kdiffusion.py``, equals ComfyUI ``normal`` for SD1.5 to 2.4e-7).
 """
 from .align_your_steps import AYS_VARIANTS, SD_SIGMA_MAX, ays_sigmas
 from .ays_tables import FORGE_AYS, FORGE_AYS_32, FORGE_AYS_GITS, NOISE_LEVELS

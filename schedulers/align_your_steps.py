@@ -1,4 +1,4 @@
-"""Align Your Steps schedules (Sabour, Fidler, Kreis, ICML 2024) in each UI's flavour (samplers.md §11).
+"""Align Your Steps schedules (Sabour, Fidler, Kreis, ICML 2024) in each UI's flavour.
 
 Variants:
 * ``"comfy"`` — ComfyUI ``AlignYourStepsScheduler``: the published 11 levels (SD1/SDXL/SVD) are used verbatim at

@@ -1,7 +1,8 @@
 """Align Your Steps noise-level tables (Sabour, Fidler, Kreis, ICML 2024) and the WebUI copies of them.
 
-Sources (samplers.md §11):
-* ``NOISE_LEVELS``: the published 10-step schedules, 11 levels including σ_min (NV-AYS how-to; ComfyUI
+Sources:
+* ``NOISE_LEVELS``: the published 10-step schedules, 11 levels including σ_min (NVIDIA AYS how-to,
+  https://research.nvidia.com/labs/toronto-ai/AlignYourSteps/howto.html; ComfyUI
   ``comfy_extras/nodes_align_your_steps.py``). SD1.5 levels are the model σ at timesteps
   999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0.
 * ``FORGE_AYS``: A1111 (PR #15751) / Forge "Align Your Steps" and "Align Your Steps 11" — the same levels rounded

@@ -1,6 +1,7 @@
 """Karras et al. (2022) noise schedule, as k-diffusion's ``get_sigmas_karras`` builds it.
 
-Formula (Karras et al. 2022, eq. 5; samplers.md §2.2)::
+Formula (Karras et al. 2022, "Elucidating the Design Space of Diffusion-Based Generative Models", eq. 5;
+crowsonkb/k-diffusion ``k_diffusion/sampling.py`` ``get_sigmas_karras``)::
 
     σ_i = (σ_max^(1/ρ) + i/(n−1) · (σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ,   i = 0 … n−1,   then a trailing 0
 

@@ -1,4 +1,5 @@
-"""Log-linear interpolation of a decreasing noise-level list (Align Your Steps how-to, NV-AYS; samplers.md §11.2).
+"""Log-linear interpolation of a decreasing noise-level list (Align Your Steps how-to,
+https://research.nvidia.com/labs/toronto-ai/AlignYourSteps/howto.html).
 
 Rule: place the k given levels at evenly spaced positions 0 … 1, place ``num_steps`` new points evenly on the same
 interval, and interpolate log σ piecewise-linearly between neighbours; float64. This is what ComfyUI's

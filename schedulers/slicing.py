@@ -1,4 +1,6 @@
-"""How each UI cuts a schedule for denoise < 1 or drops a level (samplers.md §7.4, §8.2).
+"""How each UI cuts a schedule for denoise < 1 or drops a level (A1111 ``modules/sd_samplers_common.py``
+``setup_img2img_steps``; ComfyUI ``comfy/samplers.py`` ``KSampler.set_steps``,
+``comfy_extras/nodes_align_your_steps.py``; worked examples in docs/DERIVATIONS.md, 'Denoise slicing').
 
 * ComfyUI ``AlignYourStepsScheduler`` / ``GITSScheduler`` / ``SplitSigmasDenoise``: build the ``steps`` schedule,
   keep the last ``round(steps·denoise) + 1`` levels (Python ``round``: halves to even), force the last to 0;

@@ -1,6 +1,7 @@
 """`hires_vs_native`, `refiner_vs_native`: HiRes Fix (A1111) and Refiner handoff (A1111) against the native graphs
-they replace (comfy-host.md §2.9, §2.10), SD1.5 stand-in, 64×64 → 96×96. Both sides run the same number of model
-calls on the same schedule (the refiner pair uses the same SD1.5 checkpoint as base and refiner and Euler, whose
+they replace (comfyanonymous/ComfyUI_examples ``2_pass_txt2img``, ``sdxl/sdxl_simple_example.png``), SD1.5 stand-in,
+64×64 → 96×96. Both sides run the same number of model calls on the same schedule (the refiner pair uses the same SD1.5
+checkpoint as base and refiner and Euler, whose
 split is deterministic), so the ratio measures the nodes' overhead."""
 from harness import WorkflowPair
 

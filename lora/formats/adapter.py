@@ -1,6 +1,6 @@
 """The normalised adapter: one weight update for one target tensor, whatever file format it came from.
 
-Kinds and their tensors (names after normalisation; sources in notes lora.md §1.1-§1.5):
+Kinds and their tensors (names after normalisation; sources per kind below):
 
 - ``lora``: ``up [out, r(,1,1)]``, ``down [r, in(,kh,kw)]``, optional Tucker ``mid [r, r, kh, kw]``;
   rank = ``down.shape[0]``; kohya ``networks/lora.py``, LyCORIS ``locon.py``, diffusers/PEFT ``lora_A/B``.
@@ -10,7 +10,7 @@ Kinds and their tensors (names after normalisation; sources in notes lora.md §1
 - ``ia3``: ``w`` (one factor per output channel, or per input channel when ``on_input``); no alpha.
 - ``diff``: ``diff`` (full-rank ΔW, or a bias/norm delta); scale 1 (LyCORIS ``full.py``, ComfyUI ``diff``).
 
-Scale is ``alpha / rank`` with ``alpha`` missing → 1.0 (kohya line 69-73; notes §0.2). ``dora_scale`` (DoRA
+Scale is ``alpha / rank`` with ``alpha`` missing → 1.0 (kohya ``networks/lora.py`` lines 69-73). ``dora_scale`` (DoRA
 magnitude; PEFT ``lora_magnitude_vector`` is stored here too) turns a lora/loha/lokr into a DoRA update.
 """
 from dataclasses import dataclass

@@ -1,6 +1,6 @@
 """diffusers LoRA keys, old attn-processor and current forms.
 
-Source: ``huggingface/diffusers:src/diffusers/utils/state_dict_utils.py`` (notes lora.md §1.2):
+Source: ``huggingface/diffusers:src/diffusers/utils/state_dict_utils.py``:
 
 - old attn-processor: ``unet.<path>.attn1.processor.to_q_lora.up.weight`` / ``.down.weight`` (``to_out_lora`` for
   ``to_out.0``), text encoder ``text_encoder.<path>.q_proj.lora_linear_layer.up.weight``;

@@ -1,6 +1,6 @@
 """kohya-ss sd-scripts LoRA / LoCon keys (also written by LyCORIS' ``lycoris.kohya`` and the LCM-LoRA script).
 
-Source: ``kohya-ss/sd-scripts:networks/lora.py`` (notes lora.md §1.1). Module names are ``lora_unet_`` /
+Source: ``kohya-ss/sd-scripts:networks/lora.py``. Module names are ``lora_unet_`` /
 ``lora_te_`` (SD1/SD2) / ``lora_te1_`` + ``lora_te2_`` (SDXL) + the module path with ``.`` → ``_``; LyCORIS'
 standalone wrapper uses ``lycoris_``. Per module: ``lora_down.weight [r, in(,kh,kw)]``, ``lora_up.weight
 [out, r(,1,1)]``, optional Tucker ``lora_mid.weight [r, r, kh, kw]``, a 0-d ``alpha`` and LyCORIS DoRA

@@ -1,6 +1,6 @@
 """Load a LoRA file for one model: safe read → parse → map names to target keys → check shapes → report.
 
-Name lookup (notes lora.md §7.1 item 2): the module name as written, then with PEFT's ``base_model.model.``
+Name lookup: the module name as written, then with PEFT's ``base_model.model.``
 stripped, then in modern diffusers form (``.processor.`` dropped, ``to_out`` → ``to_out.0``); the key map from
 ``keymap.lora_key_map`` answers kohya, LyCORIS, old/new diffusers and PEFT spellings. A ``diff_b`` / ``b_norm``
 adapter patches the ``.bias`` next to the mapped ``.weight``. Each match is shape-checked by running the real ΔW

@@ -1,6 +1,6 @@
 """LyCORIS adapter keys: LoHa, LoKr, (IA)³, full ``diff`` and norm diffs.
 
-Source: ``KohakuBlueleaf/LyCORIS:lycoris/modules/{loha,lokr,ia3,full,norms}.py`` (notes lora.md §1.4) and ComfyUI
+Source: ``KohakuBlueleaf/LyCORIS:lycoris/modules/{loha,lokr,ia3,full,norms}.py`` and ComfyUI
 ``comfy/weight_adapter/{loha,lokr}.py`` / ``comfy/lora.py:load_lora`` for ``diff`` / ``diff_b`` / ``w_norm`` /
 ``b_norm``. Module naming is kohya's (``lora_unet_``, ``lora_te*_``) or ``lycoris_``; PEFT-wrapped LyCORIS uses
 ``base_model.model.<path>`` (Comfy-Org/ComfyUI#9753).

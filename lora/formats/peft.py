@@ -1,11 +1,12 @@
 """PEFT LoRA keys: ``lora_A`` / ``lora_B`` and DoRA's ``lora_magnitude_vector``.
 
-Source: ``huggingface/peft:src/peft/tuners/lora/layer.py`` and ``dora.py`` (notes lora.md §1.2, §1.5).
+Source: ``huggingface/peft:src/peft/tuners/lora/layer.py`` and ``dora.py``.
 ``<prefix><path>.lora_A.weight [r, in]`` is the down projection, ``lora_B.weight [out, r]`` the up projection;
 an in-memory adapter name may remain (``lora_A.default.weight``). Prefixes: ``unet.``, ``text_encoder.``,
 ``base_model.model.`` (also ``unet.base_model.model.``) or none. PEFT keeps alpha in the adapter config, not in the
-file, so a missing alpha means scale 1 (notes §1.2). ``lora_magnitude_vector [out]`` is DoRA's magnitude on the
-output axis (PEFT normalises ``W + s·BA`` per output row), stored here as ``dora_scale [out, 1, …]``.
+file, so a missing alpha means scale 1 (the same default kijai/ComfyUI-KJNodes#110 describes).
+``lora_magnitude_vector [out]`` is DoRA's magnitude on the output axis (PEFT normalises ``W + s·BA`` per output row),
+stored here as ``dora_scale [out, 1, …]``.
 """
 
 PEFT_SUFFIXES = {

@@ -141,8 +141,8 @@ def test_sigma_preview_follows_the_steps_widget(editor):
 
 
 def test_lora_curve_preview_on_the_loader(editor):
-    # Reference: loractl (lora.md §4.1), schedule 0@0,1@0.5 over 20 steps in A1111 timing: sampler step i sees
-    # x = max(i - 1, 0) / 18, weight = clamp(x / 0.5, 0, 1).
+    # Reference: cheald/sd-webui-loractl calculate_weight, schedule 0@0,1@0.5 over 20 steps in A1111 timing:
+    # sampler step i sees x = max(i - 1, 0) / 18, weight = clamp(x / 0.5, 0, 1).
     load(editor, "Scheduled LoRA")
     want = [round(min(max(i - 1, 0) / 18 / 0.5, 1.0), 6) for i in range(20)]
     sel = ".forgeline-curve[data-forgeline-preview='lora_curve']"

@@ -1,5 +1,6 @@
 """API-format graphs for HiRes Fix (A1111) and Refiner handoff (A1111), with their native ComfyUI equivalents
-(comfy-host.md §2.9 two-pass txt2img; §2.10 SDXL base → refiner with two KSamplerAdvanced). Shared by e2e tests and
+(comfyanonymous/ComfyUI_examples ``2_pass_txt2img`` two-pass txt2img; ``sdxl/sdxl_simple_example.png`` SDXL base →
+refiner with two KSamplerAdvanced). Shared by e2e tests and
 bench/pairs/hires_refiner.py."""
 from .graphs import SD15, SDXL
 

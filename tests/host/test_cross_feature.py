@@ -1,12 +1,14 @@
 """Cross-feature integration on the SD1.5 stand-in (ComfyUI 0.3.75 in-process): the HiRes/refiner pass markers
 reach prompt editing and scheduled LoRAs, and a refiner handoff counts like one A1111 sampler run.
 
-References (hand-derived from the research notes, written out literally below):
+References (hand-derived from the upstream rules named below, written out literally below):
 
-- prompt editing, prompt-syntax.md §3.2/§3.4: ``get_learned_conditioning_prompt_schedules`` step math (hires pass:
-  ``v = (v − 1)·hires_steps`` for fractions) and ``reconstruct_cond_batch`` (first entry with ``call ≤ end``);
-- loractl, lora.md §4.6: the call at sampler step ``i`` reads ``sampling_step = max(i − 1, 0)`` and the weight is
-  ``np.interp(sampling_step / (steps − 2), positions, weights)``; ``hr=`` replaces the unet slot in the hires pass.
+- prompt editing, A1111 ``modules/prompt_parser.py``: ``get_learned_conditioning_prompt_schedules`` step math (hires
+  pass: ``v = (v − 1)·hires_steps`` for fractions) and ``reconstruct_cond_batch`` (first entry with ``call ≤ end``);
+- loractl (cheald/sd-webui-loractl ``loractl/lib/utils.py``; A1111 sets ``shared.state.sampling_step`` in the
+  sampler callback after each model call, ``modules/sd_samplers_common.py``): the call at sampler step ``i`` reads
+  ``sampling_step = max(i − 1, 0)`` and the weight is ``np.interp(sampling_step / (steps − 2), positions, weights)``;
+  ``hr=`` replaces the unet slot in the hires pass.
 """
 import pytest
 import torch
@@ -81,8 +83,9 @@ def test_auto_keeps_a_pass_already_set(sd15):
 def test_hires_fix_selects_the_hires_schedule(sd15):
     """First pass 4 steps, hires steps 0 (= 4, so 'auto' alone could not tell the passes apart), Euler a.
 
-    ``[cat:dog:1.5]`` by hand (§3.2): first pass ``v = 1.5·4 = 6 → when = 4`` → ``[[4, cat]]``; hires pass
-    ``v = (1.5 − 1)·4 = 2`` → ``[[2, cat], [4, dog]]``: calls 0–2 use "cat", call 3 "dog" (§3.4)."""
+    ``[cat:dog:1.5]`` by hand (A1111 ``collect_steps``): first pass ``v = 1.5·4 = 6 → when = 4`` → ``[[4, cat]]``; hires
+    pass ``v = (1.5 − 1)·4 = 2`` → ``[[2, cat], [4, dog]]``: calls 0–2 use "cat", call 3 "dog"
+    (``reconstruct_cond_batch``)."""
     model, clip = sd15
     positive = _encode(clip, "[cat:dog:1.5]", 4, hires_steps=4)
     negative = _encode(clip, "", 4, hires_steps=4)
@@ -122,7 +125,7 @@ def _first_then_hires(model, clip, lora_model):
                  hires_steps=0, denoise=0.5)
 
 
-# loractl over 4 steps: the call at step i reads sampling_step s = max(i − 1, 0), x = s / (4 − 2) (lora.md §4.6)
+# loractl calculate_weight over 4 steps: the call at step i reads sampling_step s = max(i − 1, 0), x = s / (4 − 2)
 RAMP_UP = [0.0, 0.0, 0.5, 1.0]        # 0@0,1@1
 RAMP_DOWN = [1.0, 1.0, 0.5, 0.0]      # 1@0,0@1
 
@@ -181,8 +184,9 @@ def _two_order_expectation(steps):
 @pytest.mark.parametrize("sampler", ["euler_ancestral", "dpmpp_2s_ancestral"])
 def test_refiner_handoff_counts_like_one_run(sd15, sampler):
     """Same model as base and refiner, switch at 0.5 by steps vs switch 1.0 (one base run): identical counters and
-    identical prompt-editing selection. ``[cat:dog:0.5]`` over 6 steps (§3.2): first order ``[[3, cat], [6, dog]]``
-    → calls 0–3 cat, 4–5 dog; second order over 2·6 = 12 → ``[[6, cat], [12, dog]]`` → calls 0–6 cat, 7–10 dog."""
+    identical prompt-editing selection. ``[cat:dog:0.5]`` over 6 steps (A1111 ``collect_steps``): first order
+    ``[[3, cat], [6, dog]]`` → calls 0–3 cat, 4–5 dog; second order over 2·6 = 12 → ``[[6, cat], [12, dog]]`` → calls
+    0–6 cat, 7–10 dog."""
     model, clip = sd15
     steps = 6
     positive, negative = _encode(clip, "[cat:dog:0.5]", steps), _encode(clip, "", steps)
@@ -225,7 +229,7 @@ def test_continued_context_checks_the_full_schedule():
 
 def test_refiner_handoff_keeps_loractl_continuous(sd15):
     """A 0@0,1@1 LoRA on the model used as base and refiner (6 steps Euler a, switch 0.5): the per-call weights of
-    the split run equal loractl's over the whole run, x = max(i − 1, 0) / (6 − 2) (lora.md §4.6)."""
+    the split run equal loractl's over the whole run, x = max(i − 1, 0) / (6 − 2) (loractl ``calculate_weight``)."""
     model, clip = sd15
     positive, negative = _encode(clip, "a cat", 6), _encode(clip, "", 6)
     m, _c, _ = ll.apply_loras(model, None, [ll.LoraRequest(LORA, 1.0, 1.0, "0@0,1@1", "", "loractl")])

@@ -1,5 +1,7 @@
 """Forgeline names in ComfyUI's sampler/scheduler lists: idempotent registration, the stock KSampler and
-BasicScheduler using them, AYS picking the published table of the model family (samplers.md §11 / comfy-host §2.3).
+BasicScheduler using them, AYS picking the published table of the model family (ComfyUI
+``comfy_extras/nodes_align_your_steps.py`` ``NOISE_LEVELS``; registration as ``comfy/samplers.py``
+``SCHEDULER_HANDLERS``).
 
 References: the published AYS 10-step tables (NVIDIA AYS how-to, as ComfyUI's AlignYourStepsScheduler ships
 them, last level replaced by 0), ComfyUI's own ``karras`` scheduler and ``KarrasScheduler`` / ``AlignYourStepsScheduler``

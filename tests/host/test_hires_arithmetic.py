@@ -18,7 +18,7 @@ def test_hires_steps_zero_means_first_pass(first, hires, expected):
     (20, 0.5, 40),     # 20 / 0.5
     (10, 0.3, 33),     # 33.33… truncates
     (7, 0.7, 10),      # 7 / 0.7 = 10.000000000000002
-    (14, 0.5, 28),     # the ComfyUI 2-pass example's second KSampler (comfy-host.md §2.9)
+    (14, 0.5, 28),     # comfyanonymous/ComfyUI_examples 2_pass_txt2img, second KSampler
     (20, 1.0, 20),     # int(20 / 0.999) = 20
     (999, 1.0, 1000),  # A1111 caps denoise at 0.999: int(999 / 0.999) = 1000 (ComfyUI: 999)
     (20, 0.0, 0),      # denoise 0: nothing to run

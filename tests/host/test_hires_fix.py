@@ -1,7 +1,8 @@
 """HiRes Fix (A1111) against the native ComfyUI graph it replaces, run in-process on ComfyUI 0.3.75:
 ``LatentUpscaleBy``/``LatentUpscale`` (or ``VAEDecode → ImageScale(lanczos) → VAEEncode``) then ``KSampler`` with the
-first pass's seed, the hires steps and the denoise (comfy-host.md §2.9; A1111 ``sample_hr_pass`` reuses the first
-pass's seeds and runs ``hr_second_pass_steps`` over ``int(steps/denoise)`` levels). Antialiased latent modes are
+first pass's seed, the hires steps and the denoise (comfyanonymous/ComfyUI_examples ``2_pass_txt2img``; A1111
+``sample_hr_pass`` reuses the first pass's seeds and runs ``hr_second_pass_steps`` over ``int(steps/denoise)`` levels).
+Antialiased latent modes are
 checked against PIL's resampling filters (PyTorch's antialiased kernels follow PIL)."""
 import numpy as np
 import pytest

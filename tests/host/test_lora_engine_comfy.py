@@ -34,7 +34,7 @@ def sd15():
     return model, clip
 
 
-# -- float64 re-derivation of the published formulas (notes lora.md §1.1-§1.5, LyCORIS / PEFT DoRA) -------------
+# -- float64 re-derivation of the published formulas (kohya networks/lora.py, LyCORIS modules, PEFT dora.py) ----
 def _cp(t, wb, wa):
     return torch.einsum("ijhw,jr,ip->prhw", t, wb, wa)
 

@@ -3,9 +3,11 @@
 - Key map: for SD1.5 and SDXL (full-size configs from ComfyUI's ``model_detection``) and the project's stand-in
   fixture configs, every alias ComfyUI's ``model_lora_keys_unet`` / ``model_lora_keys_clip`` maps to an existing
   key maps to the same key in ours; ours additionally answers the modern diffusers/PEFT attention names ComfyUI
-  drops (Comfy-Org/ComfyUI#9753, notes lora.md §1.6). Sizes of ComfyUI's maps are the notes' §1.5 numbers.
+  drops (Comfy-Org/ComfyUI#9753). Sizes of ComfyUI's maps were counted by running ComfyUI 0.3.75's
+  ``model_lora_keys_unet`` on meta-device SD1.5 / SDXL UNets.
 - Maths: ComfyUI's ``load_lora`` + ``calculate_weight`` is the reference merge for LoRA/LoCon/Tucker, LoHa, LoKr
-  and diff; for output-axis DoRA ComfyUI divides by ‖W‖ (notes §0.3, #15458) and we deliberately differ.
+  and diff; for output-axis DoRA ComfyUI divides by ‖W‖ (``comfy/weight_adapter/base.py`` ``weight_decompose``, #15458)
+  and we deliberately differ.
 """
 import pytest
 import torch
@@ -57,7 +59,7 @@ def test_unet_map_agrees_with_comfy_and_adds_peft_names(model):
     sd = unet.state_dict()
     theirs = comfy.lora.model_lora_keys_unet(unet, {})
     if expected_size:
-        assert len(theirs) == expected_size  # notes §1.5
+        assert len(theirs) == expected_size  # counted with ComfyUI 0.3.75
     ours = unet_lora_key_map(sd.keys())
     live = {alias: key for alias, key in theirs.items() if isinstance(key, str) and key in sd}
     assert len(live) > 0.9 * len(theirs)

@@ -1,8 +1,8 @@
-"""A1111 Prompt Encode in ComfyUI: step-indexed schedule selection, AND composition, SDXL (prompt-syntax.md §3.4, §4,
-§6, §7).
+"""A1111 Prompt Encode in ComfyUI: step-indexed schedule selection, AND composition, SDXL (A1111
+``modules/prompt_parser.py``, ``modules/sd_emphasis.py``, ``modules/sd_hijack_clip.py``).
 
-Schedule references are A1111's ``get_learned_conditioning_prompt_schedules`` results derived by hand from the §3.2
-step math (written out literally below) and the ``reconstruct_cond_batch`` rule (first entry with
+Schedule references are A1111's ``get_learned_conditioning_prompt_schedules`` results derived by hand from the
+``collect_steps`` step math (written out literally below) and the ``reconstruct_cond_batch`` rule (first entry with
 ``call ≤ end_at_step``), applied per model call of the real ComfyUI samplers.
 """
 import pytest
@@ -35,7 +35,7 @@ def a1111_entry(schedule, call):
     return next((text for end, text in schedule if call <= end), schedule[0][1])
 
 
-# (prompt, steps, A1111 schedule over steps, A1111 schedule over 2·steps) — by hand from §3.2.
+# (prompt, steps, A1111 schedule over steps, A1111 schedule over 2·steps) — by hand from A1111 collect_steps.
 CASES = [
     ("a [b:2]", 4, [[2, "a "], [4, "a b"]], [[2, "a "], [8, "a b"]]),
     ("a [b:.5] c", 4, [[2, "a  c"], [4, "a b c"]], [[4, "a  c"], [8, "a b c"]]),
@@ -154,7 +154,7 @@ def sdxl():
 
 def test_sdxl_weighted_equals_emphasis_on_stock_encoders(sdxl):
     # Unweighted ASCII single chunk: ComfyUI's SDXL encode is A1111's (L hidden −2 no LN, G penultimate, G pad 0).
-    # Reference: those stock outputs, emphasised per encoder in float64 (§6: L 768 and G 1280 separately).
+    # Reference: those stock outputs, emphasised per encoder in float64 (sd_emphasis: L 768 and G 1280 separately).
     stock, stock_pooled = sdxl.encode_from_tokens(sdxl.tokenize("a red cat"), return_pooled=True)
     (z, d), = [(z, d) for z, d in pe.encode_prompt(sdxl, "a (red:1.3) cat", pe.EncodeOptions(steps=4))[0]
                if d["forgeline_schedule"]["mode"] == "first"]

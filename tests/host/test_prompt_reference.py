@@ -1,10 +1,13 @@
-"""A1111 Prompt Encode vs a float64 re-derivation of A1111's SD1 encoding (prompt-syntax.md §2, §5, §6, §7).
+"""A1111 Prompt Encode vs a float64 re-derivation of A1111's SD1 encoding (``modules/prompt_parser.py``,
+``modules/sd_hijack_clip.py``, ``modules/sd_emphasis.py``).
 
-The reference is written here from the notes, independently of ``prompt/`` and the node: hand-parsed segments
-(§2 rules: ``(x)`` ×1.1, ``[x]`` ×1/1.1, ``(x:w)`` ×w, BREAK a new chunk), per-segment tokenization, A1111's chunk
-loop (§5.2: 75 tokens, comma backtrack ≤ 20, EOS padding, BOS/EOS wrap), a float64 CLIP ViT-L text transformer
+The reference is written here from A1111's rules, independently of ``prompt/`` and the node: hand-parsed segments
+(``parse_prompt_attention`` rules: ``(x)`` ×1.1, ``[x]`` ×1/1.1, ``(x:w)`` ×w, BREAK a new chunk), per-segment
+tokenization, A1111's chunk loop (``tokenize_line``: 75 tokens, comma backtrack ≤ 20, EOS padding, BOS/EOS wrap), a
+float64 CLIP ViT-L text transformer
 run on the *same* weights (causal attention, quick-GELU, final LN; CLIP skip N = hidden state −N + final LN), then
-emphasis per 77-token chunk over the batch of texts (§6). The node runs ComfyUI's float32 encoder.
+emphasis per 77-token chunk over the batch of texts (``sd_emphasis.EmphasisOriginal``). The node runs ComfyUI's float32
+encoder.
 """
 import math
 
@@ -76,7 +79,7 @@ class Float64ClipL:
 
 
 def ref_chunks(segments, tokenizer, backtrack=20):
-    """A1111 ``tokenize_line`` chunk loop (§5.2–5.4) on hand-parsed ``[(text, weight) | "BREAK"]``."""
+    """A1111 ``tokenize_line`` chunk loop on hand-parsed ``[(text, weight) | "BREAK"]``."""
     chunks, tokens, weights, last_comma = [], [], [], -1
 
     def emit():
@@ -108,7 +111,8 @@ def ref_chunks(segments, tokenizer, backtrack=20):
 
 
 def ref_encode(ref, texts_chunks, emphasis="Original", clip_skip=1):
-    """§5.5/§6: chunk i of every text in one batch (missing → BOS+76×EOS), emphasis per chunk over the batch."""
+    """A1111 ``forward`` / ``sd_emphasis``: chunk i of every text in one batch (missing → BOS+76×EOS), emphasis per
+    chunk over the batch."""
     k = max(len(c) for c in texts_chunks)
     empty = ([BOS] + [EOS] * 76, [1.0] * 77)
     out = []

@@ -1,6 +1,6 @@
-"""tokenize_line with ComfyUI's real SD1 CLIP tokenizer (prompt-syntax.md §5, §8, §10).
+"""tokenize_line with ComfyUI's real SD1 CLIP tokenizer (A1111 ``modules/sd_hijack_clip.py``).
 
-Expected chunks are derived by hand from the §5 rules using words checked to be one BPE id each
+Expected chunks are derived by hand from A1111's ``tokenize_line`` rules using words checked to be one BPE id each
 (a 320, cat 2368, dog 1929, red 736, blue 1746, green 1901, house 1212, tree 2677, car 1615, sun 2176, "," 267).
 """
 import pytest
@@ -39,7 +39,7 @@ def test_short_prompt_chunk(tokenizer):
 
 
 def test_segments_are_tokenized_separately(tokenizer):
-    # §5.1: no BPE merge across an emphasis boundary
+    # A1111 tokenizes each segment separately: no BPE merge across an emphasis boundary
     (chunk,), _ = tokenize_line("(masterpiece)best", tokenizer)
     assert content(chunk) == [12066, 949]
     (chunk,), _ = tokenize_line("masterpiecebest", tokenizer)
@@ -47,7 +47,8 @@ def test_segments_are_tokenized_separately(tokenizer):
 
 
 def test_a1111_text_normalisation(tokenizer):
-    # §10: ftfy + whitespace clean + lowercase, A1111's ids (ComfyUI alone gives 171, 105, 223, …)
+    # transformers 4.30 slow CLIPTokenizer: ftfy + whitespace clean + lowercase, A1111's ids
+    # (ComfyUI alone gives 171, 105, 223, …)
     (chunk,), count = tokenize_line("ﬁne “quotes”   a&amp;b ＡＢＣ", tokenizer)
     assert content(chunk) == [3797, 257, 5808, 257, 320, 261, 321, 5334] and count == 8
 
@@ -57,7 +58,8 @@ NINE = "cat dog red blue green house tree car sun,"     # 9 words + comma = 10 t
 
 @pytest.mark.parametrize("backtrack,lengths", [(20, [70, 10]), (6, [70, 10]), (5, [75, 5]), (0, [75, 5])])
 def test_comma_backtrack_on_eight_groups(tokenizer, backtrack, lengths):
-    # §10/§5.2: 8×"9 words," → A1111 [70, 10]: at token 76 the last comma is at index 69, 75 − 69 = 6
+    # A1111 comma backtrack: 8×"9 words," → [70, 10] (ComfyUI sd1_clip gives [75, 5]):
+    # at token 76 the last comma is at index 69, 75 − 69 = 6
     chunks, count = tokenize_line(" ".join([NINE] * 8), tokenizer, comma_padding_backtrack=backtrack)
     assert [len(content(c)) for c in chunks] == lengths
     group = [2368, 1929, 736, 1746, 1901, 1212, 2677, 1615, 2176, COMMA]

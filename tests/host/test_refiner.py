@@ -2,7 +2,8 @@
 
 * switch 1.0 equals one stock ``KSampler`` run (``nodes.common_ksampler``) bit for bit;
 * a split at step k with Euler (deterministic) equals the two-``KSamplerAdvanced`` graph of the official SDXL
-  example (base: add_noise, 0→k, leftover noise; refiner: no noise, k→end; comfy-host.md §2.10);
+  example (base: add_noise, 0→k, leftover noise; refiner: no noise, k→end; comfyanonymous/ComfyUI_examples
+  ``sdxl/sdxl_simple_example.png``);
 * with Euler a and the same model on both sides, the handoff equals ONE uninterrupted run (one noise stream; up to
   the float32 rounding of ComfyUI's latent scale-out/in between two runs), while
   the official graph's refiner (noise_seed 0) re-seeds the ancestral noise: its result equals our refiner part run

@@ -1,5 +1,6 @@
 """A1111 refiner "Switch at" step, against values derived by hand from ``sd_samplers_common.apply_refiner`` and a
-float64 re-derivation of the SD1.5 σ table (scaled-linear β 0.00085…0.012, 1000 steps; samplers.md §2.1)."""
+float64 re-derivation of the SD1.5 σ table (scaled-linear β 0.00085…0.012, 1000 steps; ComfyUI
+``comfy/model_sampling.py``)."""
 import math
 
 import pytest
@@ -9,7 +10,7 @@ from forgeline.samplers import refiner_switch_step_by_steps, refiner_switch_step
 
 
 @pytest.mark.parametrize("steps,switch,second_order,k", [
-    (25, 0.8, False, 20),   # the official SDXL example's 20/25 split (comfy-host.md §2.10)
+    (25, 0.8, False, 20),   # the official SDXL example's 20/25 split (ComfyUI_examples sdxl_simple_example)
     (10, 1.0, False, 10),   # never reached: no refiner
     (10, 0.05, False, 1),   # call 0 has ratio 0
     (3, 0.34, False, 2),    # 1/3 < 0.34 ≤ 2/3

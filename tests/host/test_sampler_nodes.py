@@ -1,8 +1,8 @@
-"""Forgeline's sampling runner against ComfyUI 0.3.75's stock KSampler and A1111's noise rules (samplers.md §7).
+"""Forgeline's sampling runner against ComfyUI 0.3.75's stock KSampler and A1111's noise rules (``modules/rng.py``).
 
 References: ``nodes.common_ksampler`` (the stock KSampler node's body) run in the same process; the initial noise
 of A1111's ``ImageRNG`` re-derived here with ``torch.randn`` on a CPU generator (``randn_source=CPU``) and the
-published CUDA/Philox first values for seed 42 (samplers.md §7.2); σ_0 from k-diffusion's Karras formula.
+published CUDA/Philox first values for seed 42 (A1111 ``modules/rng_philox.py``); σ_0 from k-diffusion's Karras formula.
 """
 import math
 
@@ -76,10 +76,10 @@ def test_forgeline_samplers_equal_comfy_samplers(sd15, ours, theirs, eta, s_nois
     assert info.model_calls == (3 if "euler" in ours else 2 * 3 - 1)  # DPM++ 2S a: last step is one Euler call
 
 
-# ---------------------------------------------------------------- A1111 noise (samplers.md §7.2)
+# ---------------------------------------------------------------- A1111 noise (modules/rng.py)
 
-SIGMA0_KARRAS_SD15 = 14.614643096923828  # k-diffusion Karras σ_0 for SD1.5 in float32 (samplers.md §2.2)
-NV_SEED42_FIRST6 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]  # CUDA torch.randn, seed 42 (§7.2)
+SIGMA0_KARRAS_SD15 = 14.614643096923828  # k-diffusion Karras σ_0 for SD1.5 in float32 (get_sigmas_karras)
+NV_SEED42_FIRST6 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]  # CUDA torch.randn, seed 42 (A1111 rng_philox)
 
 
 def _initial_x(model, cond, uncond, batch=1, **kw):
@@ -112,7 +112,7 @@ def test_a1111_nv_initial_noise_matches_cuda_values(sd15, source):
 
 
 def test_comfy_initial_noise_uses_sqrt_one_plus_sigma_sq(sd15):
-    model, cond, uncond = sd15  # ComfyUI at full denoise: noise·√(1+σ_0²) (samplers.md §8.1)
+    model, cond, uncond = sd15  # ComfyUI at full denoise: noise·√(1+σ_0²) (KSAMPLER.sample noise_scaling)
     x = _initial_x(model, cond, uncond, seed=9, noise_source="comfy")
     ref = torch.randn((1, 4, 8, 8), generator=torch.Generator("cpu").manual_seed(9)) * math.sqrt(
         1 + SIGMA0_KARRAS_SD15 ** 2)
@@ -149,9 +149,9 @@ def test_img2img_step_rules(sd15):
     ms = model.get_model_object("model_sampling")
     karras = lambda n: kds.get_sigmas_karras(n, float(ms.sigma_min), float(ms.sigma_max))  # noqa: E731
     a1111 = a1.run_sigmas(model, "karras", 20, "forgeline_euler_a", 0.5, "a1111")
-    assert torch.equal(a1111, karras(20)[9:])  # t_enc = 10 → 11 steps from σ_9 (samplers.md §7.4)
+    assert torch.equal(a1111, karras(20)[9:])  # t_enc = 10 → 11 steps from σ_9 (docs/DERIVATIONS.md, 'Denoise slicing')
     comfy_rule = a1.run_sigmas(model, "karras", 10, "forgeline_euler_a", 0.3, "comfy")
-    assert torch.equal(comfy_rule, karras(33)[-11:])  # int(10/0.3) = 33 levels, last 10 steps (§8.2)
+    assert torch.equal(comfy_rule, karras(33)[-11:])  # int(10/0.3) = 33 levels, last 10 steps (KSampler.set_steps)
     assert torch.equal(a1.run_sigmas(model, "karras", 8, "", 1.0, "a1111"), karras(8))
 
 

@@ -1,5 +1,6 @@
-"""Block weights vs the published lbw tables (notes lora.md §3.2-§3.4: BLOCKID lists, DEF_WEIGHT_PRESET strings,
-ComfyUI key → block table) and Inspire's ``lbw-preset.txt`` SDXL rows."""
+"""Block weights vs the published lbw tables (hako-mikan/sd-webui-lora-block-weight ``scripts/lora_block_weight.py``:
+BLOCKID lists, DEF_WEIGHT_PRESET strings, its ``BLOCKS`` key → block table in ComfyUI key form) and Inspire's
+``lbw-preset.txt`` SDXL rows."""
 import pytest
 
 from forgeline.lora import (BLOCKID12, BLOCKID17, BLOCKID26, PRESETS, block_id, block_multiplier, block_multipliers,

@@ -1,8 +1,9 @@
 """LoRA formats: parsing, detection, key mapping, ΔW and merge maths against independent float64 references.
 
-References (notes lora.md): kohya ``merge_to`` / forward ``org(x) + up(down(x))·m·alpha/r`` (§1.1); LyCORIS
-LoHa/LoKr/(IA)³/full formulas (§1.4); DoRA output/input-axis normalisation by ‖W+ΔW‖ (§0.3, §1.4, §1.5); PEFT
-scale 1 without config (§1.2); mapping examples computed with ComfyUI (§1.5). The float64 references below are
+References: kohya ``networks/lora.py`` ``merge_to`` / forward ``org(x) + up(down(x))·m·alpha/r``; LyCORIS
+``lycoris/modules/{loha,lokr,ia3,full}.py`` formulas; DoRA output/input-axis normalisation by ‖W+ΔW‖ (LyCORIS
+``locon.py``, PEFT ``dora.py``); PEFT scale 1 without config; mapping examples computed with ComfyUI 0.3.75
+``comfy/lora.py`` ``model_lora_keys_unet``. The float64 references below are
 written from those formulas directly (explicit loops / conv forwards / einsum index formulas), reading the tensors
 straight from the file with ``safetensors``, not through the code under test.
 """
@@ -77,7 +78,7 @@ def test_kohya_linear_merge_matches_forward_reference(tmp_path, alpha, expected_
 
 
 def test_kohya_conv3x3_locon_merge_matches_conv_forward(tmp_path):
-    """3×3 LoCon: conv(x, W') == conv(x, W) + λ·s·up(down(x)) with down a 3×3 conv and up 1×1 (kohya §1.1)."""
+    """3×3 LoCon: conv(x, W') == conv(x, W) + λ·s·up(down(x)) with down a 3×3 conv and up 1×1 (kohya ``merge_to``)."""
     t = tiny_sd15_targets()
     p = write_kohya_lora(tmp_path, t, rank=4, alpha=2.0, seed=2)
     raw = {k: v.double() for k, v in load_file(str(p)).items()}
@@ -122,7 +123,7 @@ def test_tucker_lora_mid_matches_three_conv_forward(tmp_path):
 
 
 def test_lora_factors_reproduce_delta(tmp_path):
-    """B @ A from lora_factors equals ΔW.flatten(1), Tucker folded into A (the fused addmm path, notes §7.2)."""
+    """B @ A from lora_factors equals ΔW.flatten(1), Tucker folded into A (the fused addmm path)."""
     t = tiny_sd15_targets()
     p = write_kohya_lora(tmp_path, t, rank=4, alpha=2.0, seed=5, conv_mode="tucker")
     for a in load_lora(p, t).adapters:
@@ -131,7 +132,8 @@ def test_lora_factors_reproduce_delta(tmp_path):
 
 
 def test_merge_is_from_pristine_and_rounds_once(tmp_path):
-    """fp16 weight: result == round_fp16(W + λΔW computed in fp32), and strength 0 returns W bit-exactly (§5.4)."""
+    """fp16 weight: result == round_fp16(W + λΔW computed in fp32), and strength 0 returns W bit-exactly (ComfyUI
+    ``patch_weight_to_device`` rule)."""
     t = tiny_sd15_targets()
     p = write_kohya_lora(tmp_path, t, rank=4, seed=6)
     a = next(a for a in load_lora(p, t).adapters if a.target == TO_Q)
@@ -145,7 +147,7 @@ def test_merge_is_from_pristine_and_rounds_once(tmp_path):
 
 
 def test_two_loras_sum_linearly(tmp_path):
-    """LCM + style: θ = θ + λ1 τ1 + λ2 τ2 (notes §0.6, §5.2)."""
+    """LCM + style: θ = θ + λ1 τ1 + λ2 τ2 (Luo et al. 2023, LCM-LoRA technical report)."""
     t = tiny_sd15_targets()
     p1 = write_kohya_lora(tmp_path, t, rank=4, seed=7, name="a")
     p2 = write_kohya_lora(tmp_path, t, rank=2, alpha=1.0, seed=8, name="b")
@@ -169,7 +171,7 @@ def test_two_loras_sum_linearly(tmp_path):
     (write_peft_lora, {"prefix": ""}, "peft"),
 ])
 def test_diffusers_and_peft_attention_keys_load(tmp_path, writer, kwargs, label):
-    """Attention keys ComfyUI 0.3.75 drops (#9753, notes §1.6) map to the right layer; scale 1 without alpha."""
+    """Attention keys ComfyUI 0.3.75 drops (Comfy-Org/ComfyUI#9753) map to the right layer; scale 1 without alpha."""
     t = tiny_sd15_targets()
     p = writer(tmp_path, t, rank=4, seed=9, **kwargs)
     raw = {k: v.double() for k, v in load_file(str(p)).items()}
@@ -211,7 +213,8 @@ def test_text_encoder_names_per_family(tmp_path):
 # -------------------------------------------------------------------------------------------------- keymap
 
 def sd15_layout_keys():
-    """Real SD1.5 keys needed for the notes §1.5 mapping examples (nrb=2: downsampler at input_blocks.3)."""
+    """Real SD1.5 keys needed for the ComfyUI ``model_lora_keys_unet`` mapping examples (nrb=2: downsampler at
+    input_blocks.3)."""
     return [D + k for k in (
         "input_blocks.0.0.weight", "input_blocks.1.0.in_layers.2.weight", "input_blocks.3.0.op.weight",
         "input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight",

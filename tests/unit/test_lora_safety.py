@@ -1,7 +1,8 @@
 """Bad LoRA files and unsafe names must fail with a clear LoraFileError (a ValueError) naming the file/name and fix.
 
 Rules: project brief (no pickle code execution, ``torch.load`` only with ``weights_only=True``, clear errors);
-safetensors layout (notes lora.md §2.1); alpha ≤ 0 is never written by kohya/LyCORIS (§0.2, §1.6).
+safetensors layout (huggingface/safetensors spec); alpha ≤ 0 is never written by kohya/LyCORIS (kohya
+``networks/lora.py`` and LyCORIS ``locon.py`` write alpha = rank when the trainer's alpha is None/0).
 """
 import os
 import pickle

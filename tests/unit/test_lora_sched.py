@@ -1,5 +1,6 @@
-"""loractl schedules. Expected values: loractl's own ``test/tests.py`` assertions (cheald/sd-webui-loractl), the worked
-example in notes prompt-syntax.md §9.3, and hand-derived ``np.interp`` values for the quirks (arithmetic in comments)."""
+"""loractl schedules. Expected values: loractl's own ``test/tests.py`` assertions (cheald/sd-webui-loractl), a worked
+example computed by hand from loractl's ``calculate_weight``, and hand-derived ``np.interp`` values for the quirks
+(arithmetic in comments)."""
 import pytest
 
 from forgeline.lora import (LoractlStepsError, keyframe_weight, loractl_params, loractl_weights, parse_keyframes,
@@ -47,7 +48,7 @@ def test_params_to_weights_reference_cases(args, expected):
     assert loractl_params(args) == expected
 
 
-# -- notes §9.3 worked example -----------------------------------------------------------------------------------------
+# -- worked example, by hand from loractl calculate_weight -------------------------------------------------------------
 def test_notes_example_first_pass_and_hires():
     w = loractl_weights("<lora:network:0@0.4,0.7@0.8:hr=0.7@0,0@0.5>", 20, 10)
     # x = s/18; weight = 0.7·(x − 0.4)/0.4 between the keyframes, 0 before, 0.7 after.
@@ -58,7 +59,7 @@ def test_notes_example_first_pass_and_hires():
     assert close(w["hrte"], w["hrunet"])
 
 
-# -- quirks (notes §9.3) ------------------------------------------------------------------------------------------------
+# -- quirks (loractl utils.py sorted_positions / calculate_weight) -----------------------------------------------------
 def test_first_entry_without_position_makes_the_whole_value_a_scalar():
     assert parse_keyframes("1,0@5") == 1.0
     assert loractl_weights("x:1,0@5", 10)["unet"] == [1.0] * 10

@@ -1,5 +1,6 @@
-"""Offline trigger-word ranking (notes lora.md §2.5) on synthetic safetensors files; the Civitai lookup's failure
-path against an unreachable loopback port and its disk cache. Expected rankings are derived by hand from the rule."""
+"""Offline trigger-word ranking (the rule in ``lora/trigger_words.py``) on synthetic safetensors files; the Civitai
+lookup's failure path against an unreachable loopback port and its disk cache. Expected rankings are derived by hand
+from the rule."""
 import json
 import socket
 

@@ -1,4 +1,4 @@
-"""Philox4x32-10 + Box–Muller (CUDA torch.randn) vs Random123 known answers, samplers.md §7.2 seed-42 values, and a
+"""Philox4x32-10 + Box–Muller (CUDA torch.randn) vs Random123 known answers, A1111 ``rng_philox`` seed-42 values, and a
 scalar pure-Python re-derivation of the curand counter layout written here."""
 import math
 
@@ -45,7 +45,7 @@ def scalar_normals(seed, block_pos, thread):
 
 
 def test_seed42_first_values_match_cuda_and_a1111_nv():
-    # §7.2: NV-RNG first draw for seed 42 == torch.randn on CUDA
+    # A1111 modules/rng_philox.py first draw for seed 42 == torch.randn on CUDA
     got = PhiloxGenerator(42).randn((4, 8, 8)).flatten()[:6].tolist()
     assert got == pytest.approx([0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299], abs=1e-5)
 

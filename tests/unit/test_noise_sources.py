@@ -1,4 +1,5 @@
-"""A1111 ImageRNG and ComfyUI default noise vs samplers.md §7 (seed-42 values, ENSD, per-image seeds, subseeds)."""
+"""A1111 ImageRNG and ComfyUI default noise vs A1111 ``modules/rng.py`` and ComfyUI ``comfy/sample.py``
+(seed-42 values, ENSD, per-image seeds, subseeds)."""
 import math
 
 import pytest
@@ -6,8 +7,8 @@ import torch
 
 from forgeline.samplers import A1111ImageRNG, a1111_seeds, a1111_slerp
 
-CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # §7.2
-NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # §7.2
+CPU_SEED42 = [1.92692, 1.48728, 0.90072, -2.10552, 0.67842, -1.23454]   # torch.randn, CPU generator, seed 42
+NV_SEED42 = [0.19402, 2.16137, -0.17205, 0.84906, -1.92440, 0.65299]    # A1111 rng_philox / CUDA torch.randn, seed 42
 
 
 

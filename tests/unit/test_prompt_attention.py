@@ -1,5 +1,6 @@
-"""parse_prompt_attention vs A1111: its 6 docstring doctests (prompt-syntax.md §2.4), the §2.3 edge cases, and a
-fuzz comparison with a plain list-based re-derivation of the §2.1/§2.2 algorithm written here."""
+"""parse_prompt_attention vs A1111: its 6 docstring doctests (A1111 ``modules/prompt_parser.py``), edge cases
+derived by hand from its ``re_attention`` regex and loop, and a fuzz comparison with a plain list-based
+re-derivation of that algorithm written here."""
 import random
 import re
 import sys
@@ -8,7 +9,7 @@ import pytest
 
 from forgeline.prompt import is_break, parse_prompt_attention
 
-# §2.4: A1111's docstring doctests, verbatim
+# A1111 parse_prompt_attention docstring doctests, verbatim
 DOCTESTS = [
     ("normal text", [["normal text", 1.0]]),
     ("an (important) word", [["an ", 1.0], ["important", 1.1], [" word", 1.0]]),
@@ -20,7 +21,7 @@ DOCTESTS = [
       [", sun, ", 1.1], ["sky", 1.4641000000000006], [".", 1.1]]),
 ]
 
-# §2.2/§2.3: values stated in the notes
+# values derived by hand from A1111's parse_prompt_attention
 EDGE_CASES = [
     ("(a[b)c]", [["a", 1.1], ["b", 1.0], ["c", 0.9090909090909091]]),   # crossing brackets close their own stack
     ("(time 12:30)", [["time 12", 30.0]]),                              # the colon trap
@@ -48,7 +49,7 @@ def test_matches_a1111_values(text, expected):
 
 @pytest.mark.parametrize("text", ["(a:1 .5)", "(a:1e2)", "(a:1,5)", "(a:--1)"])
 def test_non_numbers_stay_text_and_the_paren_closes_with_1_1(text):
-    # §2.3: not a weight-close, so the colon part is text and ")" multiplies by 1.1
+    # not a weight-close (re_attention ':\s*([+-]?[.\d]+)\s*\)'), so the colon part is text and ")" multiplies by 1.1
     assert parse_prompt_attention(text) == [[text[1:-1], 1.1]]
 
 
@@ -84,7 +85,7 @@ def test_non_string_input_is_a_clear_error():
         parse_prompt_attention(None)
 
 
-# --- independent re-derivation of §2.1/§2.2: Python lists, multiply_range over the list, pop-based merge ---------
+# --- independent re-derivation of A1111's algorithm: Python lists, multiply_range over the list, pop-based merge ---
 _REF_TOKEN = re.compile(r"\\\(|\\\)|\\\[|\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|]|[^\\()\[\]:]+|:")
 
 

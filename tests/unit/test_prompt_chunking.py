@@ -1,5 +1,6 @@
-"""The ``tokenize_line`` chunk loop on synthetic token ids (prompt-syntax.md §5.2–§5.4, §8): expected chunks are
-derived by hand from the rules in the notes. Real-tokenizer cases are in tests/host/test_prompt_tokenize.py."""
+"""The ``tokenize_line`` chunk loop on synthetic token ids (A1111 ``modules/sd_hijack_clip.py``,
+``textual_inversion.py``): expected chunks are derived by hand from that code's rules. Real-tokenizer cases are in
+tests/host/test_prompt_tokenize.py."""
 import pytest
 
 from forgeline.prompt import (
@@ -50,7 +51,7 @@ E = (["", 1.0], [])
     ([(["x", 1.0], [W] * 75), BRK, (["dog", 1.0], [W])], [75, 1]),               # full chunk, then BREAK: no empty
 ])
 def test_break_table(segments, lengths):
-    # §5.3
+    # BREAK: next_chunk() at once, even on an empty chunk
     chunks, _ = run(segments)
     assert [len(content(c)) for c in chunks] == lengths
 
@@ -109,7 +110,7 @@ def test_long_word_is_split_mid_word_and_counts():
     assert [len(content(c)) for c in chunks] == [75, 75] and count == 150
 
 
-# --- embeddings (§8) -----------------------------------------------------------------------------------------
+# --- embeddings (A1111 textual_inversion.py) -----------------------------------------------------------------
 NAME_IDS = {"emb": [900, 901], "a": [5], "a b": [5, 6], "easyneg": [7, 8]}
 
 

@@ -1,5 +1,6 @@
 """Emphasis modes and the encoding driver vs a float64 numpy re-derivation of A1111 ``sd_emphasis`` /
-``sd_hijack_clip.forward`` (prompt-syntax.md §5.5, §6, §7), with a deterministic fake text encoder."""
+``sd_hijack_clip.forward`` (A1111 ``modules/sd_emphasis.py``, ``modules/sd_hijack_clip.py``), with a deterministic fake
+text encoder."""
 import numpy as np
 import pytest
 import torch
@@ -10,7 +11,8 @@ BOS, EOS = 49406, 49407
 
 
 def reference_original(z, w):
-    """§6 Original on one chunk batch, float64; multipliers pass through float32 first (torch.asarray default)."""
+    """``sd_emphasis.EmphasisOriginal`` on one chunk batch, float64; multipliers pass through float32 first
+    (torch.asarray default)."""
     w = np.asarray(w, dtype=np.float32).astype(np.float64)
     m0 = z.mean()
     zw = z * w[..., None]

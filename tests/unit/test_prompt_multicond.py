@@ -1,5 +1,6 @@
-"""AND composition vs A1111 (prompt-syntax.md §4): the examples in the notes, a fuzz comparison with A1111's own
-``re_weight`` regex (quoted in §4) used directly as the oracle, and the node-facing schedule helper."""
+"""AND composition vs A1111 (``modules/prompt_parser.py`` ``get_multicond_prompt_list``): hand-derived examples, a
+fuzz comparison with A1111's own ``re_weight`` regex used directly as the oracle, and the node-facing schedule
+helper."""
 import random
 import re
 
@@ -7,7 +8,7 @@ import pytest
 
 from forgeline.prompt import build_prompt_schedules, get_multicond_prompt_list, split_weight
 
-# §4: A1111's regex, verbatim from the notes, used here as the reference
+# A1111 modules/prompt_parser.py re_weight, verbatim, used here as the reference
 RE_WEIGHT = re.compile(r"^((?:\s|.)*?)(?:\s*:\s*([-+]?(?:\d+\.?|\d*\.\d+)))?\s*$")
 
 

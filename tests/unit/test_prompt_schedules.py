@@ -1,6 +1,7 @@
-"""Prompt editing vs A1111: the 16 docstring doctests (prompt-syntax.md §3.3), the §3.1 fallbacks, the §3.2 step
-math, the §3.4 step rule and the §3.5 non-determinism. The LARK_CASES table was produced by running A1111's grammar
-(§3.1) with lark 1.1.2 under six PYTHONHASHSEED values (all six agreed)."""
+"""Prompt editing vs A1111 (``modules/prompt_parser.py``): the 16 docstring doctests, the grammar's LarkError and RAW
+fallbacks, the ``collect_steps`` step math, the ``reconstruct_cond_batch`` step rule and the PYTHONHASHSEED
+non-determinism. The LARK_CASES table was produced by running A1111's grammar with lark 1.1.2 under six PYTHONHASHSEED
+values (all six agreed)."""
 
 import sys
 
@@ -35,7 +36,8 @@ FEMALE = [[1, "female"], [2, "male"], [3, "female"], [4, "male"], [5, "female"],
 FEMALE4 = [[1, "female"], [2, "male"], [3, "male"], [4, "male"], [5, "female"], [6, "male"], [7, "male"],
            [8, "male"], [9, "female"], [10, "male"]]
 
-# §3.3, first pass with 10 steps (the {b|d{ line is the ACTUAL value: A1111's own doctest there is stale)
+# A1111 get_learned_conditioning_prompt_schedules doctests, first pass with 10 steps
+# (the {b|d{ line is the ACTUAL value: A1111's own doctest there is stale)
 DOCTESTS = [
     ("test", [[10, "test"]]),
     ("a [b:3]", [[3, "a "], [10, "a b"]]),
@@ -101,7 +103,7 @@ def test_cases_measured_with_the_a1111_grammar(prompt, expected):
 @pytest.mark.parametrize("prompt", ["[a|b:0.5]", "x | y [a:b:0.5]", "(a|b) [c:d:0.5]", "[a:b:0.5] c\\",
                                     "[a:b:0.5] c\\\nd"])
 def test_grammar_failure_disables_every_schedule_and_is_reported(prompt):
-    # §3.1: LarkError → [[steps, prompt]]; the warning tells the user why
+    # A1111 grammar: LarkError → [[steps, prompt]]; the warning tells the user why
     assert g(prompt) == [[10, prompt]]
     warnings = prompt_schedule_warnings(prompt)
     assert len(warnings) == 1 and "disables ALL prompt editing" in warnings[0]
@@ -114,7 +116,7 @@ def test_grammar_failure_disables_every_schedule_and_is_reported(prompt):
     ("[a:b:0.5", [[10, "[a:b:0.5"]]),
 ])
 def test_raw_fallback_keeps_other_schedules(prompt, expected):
-    # §3.1: RAW absorbs stray brackets, valid constructs elsewhere still schedule, no warning
+    # A1111 grammar: RAW absorbs stray brackets, valid constructs elsewhere still schedule, no warning
     assert g(prompt) == expected
     assert prompt_schedule_warnings(prompt) == []
 
@@ -157,7 +159,8 @@ def test_old_scheduling(prompt, expected):
 
 
 def test_step_rule_a1111_uses_first_entry_with_step_le_end():
-    # §3.4: [a:b:5] shows "a" at 0-based steps 0–5; [a|b] over 10 steps gives a a b a b a b a b a
+    # A1111 reconstruct_cond_batch: [a:b:5] shows "a" at 0-based steps 0–5;
+    # [a|b] over 10 steps gives a a b a b a b a b a
     sched = g("[a:b:5]")
     assert [sched[_entry_at(sched, i)][1] for i in range(10)] == ["a"] * 6 + ["b"] * 4
     alt = g("[a|b]")
@@ -175,7 +178,7 @@ def test_step_rule_a1111_uses_first_entry_with_step_le_end():
     ("[a:b:0.5](x)]", [[5, "a(x)]"], [10, "b(x)]"]]),
 ])
 def test_hash_seed_dependent_cases_pick_the_schedule_and_warn(prompt, scheduled):
-    # §3.5: A1111 gives either result depending on PYTHONHASHSEED; Forgeline always schedules and says so
+    # A1111 (lark Earley) gives either result depending on PYTHONHASHSEED; Forgeline always schedules and says so
     assert g(prompt) == scheduled
     warnings = prompt_schedule_warnings(prompt)
     assert len(warnings) == 1 and "PYTHONHASHSEED" in warnings[0]

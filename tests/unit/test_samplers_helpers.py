@@ -1,4 +1,5 @@
-"""Ancestral split (samplers.md §3, §6 closed forms and the §3 Karras(10) numbers), to_d, CFG (§9.3)."""
+"""Ancestral split (k-diffusion ``get_ancestral_step`` and ComfyUI ``sample_*_RF`` closed forms, Karras(10) numbers
+from ComfyUI 0.3.75), to_d, CFG (the cond_scale = 1 + w identity of Ho & Salimans 2022)."""
 import math
 
 import pytest
@@ -8,7 +9,7 @@ from forgeline.samplers import get_ancestral_step, get_ancestral_step_rf, step_r
 
 
 def test_ancestral_step_reference_numbers():
-    # §3: step 0 of Karras(10) at η = 1
+    # step 0 of Karras(10) at η = 1 (ComfyUI 0.3.75 get_ancestral_step, float32)
     down, up = get_ancestral_step(torch.tensor(14.61464), torch.tensor(9.10293), 1.0)
     assert float(down) == pytest.approx(5.66988, abs=2e-5) and float(up) == pytest.approx(7.12150, abs=2e-5)
 

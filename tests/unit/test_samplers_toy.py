@@ -1,8 +1,9 @@
-"""Euler a / DPM++ 2S a on a closed-form toy problem (samplers.md §15): data x0 ~ N(M, I), so the exact denoiser is
-D(x, σ) = (x + σ²M)/(1 + σ²) (EPS) and M + α/(α²+σ²)·(x − αM), α = 1 − σ (flow).
+"""Euler a / DPM++ 2S a on a closed-form toy problem (docs/DERIVATIONS.md, 'Toy sampler problem'): data x0 ~ N(M, I), so
+the exact denoiser is D(x, σ) = (x + σ²M)/(1 + σ²) (EPS) and M + α/(α²+σ²)·(x − αM), α = 1 − σ (flow).
 
-Checked against (a) the ComfyUI/k-diffusion reference numbers of §15 and (b) an independent float64 re-derivation
-of the §4.1/§5.2/§6 step formulas written below, with a shared deterministic noise sampler."""
+Checked against (a) reference numbers from running ComfyUI 0.3.75's ``comfy/k_diffusion/sampling.py`` (bit-equal to
+crowsonkb/k-diffusion 0.1.1.post1 there) and (b) an independent float64 re-derivation of the k-diffusion / ComfyUI
+``_RF`` step formulas written below, with a shared deterministic noise sampler."""
 import math
 
 import pytest
@@ -50,7 +51,7 @@ def sampler_from(noises):
     return lambda sigma, sigma_next: next(it)
 
 
-# ---------------------------------------------------------------- float64 re-derivations (samplers.md §3–§6)
+# ---------------------------------------------------------------- float64 re-derivations (k-diffusion, ComfyUI _RF)
 def split64(s, sn, eta):
     if eta == 0:
         return sn, 0.0
@@ -122,7 +123,7 @@ def flow_64(kind, x, sig, eta, noises):
 SIG64 = [float(v) for v in SIGMAS]
 
 
-# ---------------------------------------------------------------- (a) §15 reference numbers
+# ---------------------------------------------------------------- (a) ComfyUI 0.3.75 reference numbers
 REF_A = {  # first 6 values and sum of final x, ComfyUI 0.3.75 float32, extra_args={"seed": 42}
     ("euler", 1.0, 1.0): ([-1.7673767, -1.4253434, -2.0451674, -1.7980834, -0.7772544, -1.3145009], -1.8265264),
     ("2s", 1.0, 1.0): ([-1.8519951, -1.5571015, -2.4287605, -2.2229197, -0.7278128, -1.4043045], -0.5319386),
@@ -151,7 +152,7 @@ def test_matches_comfyui_reference_numbers(key):
 
 
 def test_eta0_2s_is_closer_to_exact_ode_endpoint_than_euler():
-    # §15: exact PF-ODE endpoint M + (x_T − M)/√(1+σ0²), sum 16.1010265
+    # exact PF-ODE endpoint of the toy M + (x_T − M)/√(1+σ0²), sum 16.1010265
     exact = M + (X_INIT - M) / math.sqrt(1 + float(SIGMAS[0]) ** 2)
     assert float(exact.sum()) == pytest.approx(16.1010265, abs=1e-4)
     e = sample_euler_ancestral(eps_denoiser, X_INIT.clone(), SIGMAS, disable=True, eta=0.0)
@@ -162,7 +163,8 @@ def test_eta0_2s_is_closer_to_exact_ode_endpoint_than_euler():
 @pytest.mark.parametrize("kind, ensd, total", [("euler", 0, -5.5576739), ("euler", 31337, 1.9733886),
                                                 ("2s", 0, -5.4565969), ("2s", 31337, 0.6379304)])
 def test_a1111_cpu_rng_emulation_reference(kind, ensd, total):
-    # §15 C: A1111 CPU RNG, one generator per image, x_T = noise·σ0, ancestral draws continue or re-seed by ENSD
+    # A1111 CPU RNG emulation (modules/rng.py ImageRNG + upstream k-diffusion), one generator per image, x_T = noise·σ0,
+    # ancestral draws continue or re-seed by ENSD
     rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", eta_noise_seed_delta=ensd)
     x = rng.next() * SIGMAS[0]
     x = FUNCS[kind](eps_denoiser, x, SIGMAS, disable=True, noise_sampler=rng.noise_sampler())
@@ -183,7 +185,8 @@ def test_step_math_matches_float64_rederivation(kind, eta, s_noise):
 
 @pytest.mark.parametrize("kind", ["euler", "2s"])
 def test_eta_above_one_follows_upstream_kdiffusion(kind):
-    # §3/§4.2: at η = 2 σ_down = 0 on every Karras(10) step; upstream (A1111) still adds σ_up = σ_next noise
+    # get_ancestral_step clips σ_up at σ_next: at η = 2 σ_down = 0 on every Karras(10) step; upstream (A1111) still adds
+    # σ_up = σ_next noise
     assert all(float(get_ancestral_step(SIGMAS[i], SIGMAS[i + 1], 2.0)[0]) == 0 for i in range(10))
     noises = fixed_noises(len(SIGMAS))
     x = FUNCS[kind](eps_denoiser, X_INIT.clone(), SIGMAS, disable=True, eta=2.0, noise_sampler=sampler_from(noises))
@@ -209,7 +212,8 @@ FLOW_REF = {("euler", 1.0): -3.4573793, ("euler", 0.0): 13.4439049, ("2s", 1.0):
 
 @pytest.mark.parametrize("key", list(FLOW_REF))
 def test_flow_branch_matches_comfyui_reference_sums(key):
-    # §15 D: σ = shift-3 "simple" 10 steps, x_T = noise (σ0 = 1), seed 42 default noise; dispatch by model_sampling
+    # ComfyUI 0.3.75 _RF branch: σ = shift-3 "simple" 10 steps, x_T = noise (σ0 = 1), seed 42 default noise;
+    # dispatch by model_sampling
     class CONST:
         pass
 
@@ -242,7 +246,7 @@ def test_model_call_counts():
         sample_euler_ancestral(e, X_INIT.clone(), sig, disable=True)
         sample_dpmpp_2s_ancestral(d, X_INIT.clone(), sig, disable=True)
         assert e.calls == steps
-        assert d.calls == 2 * steps - 1  # §5.2: last step is Euler to 0
+        assert d.calls == 2 * steps - 1  # last step is Euler to 0 (k-diffusion sigma_down == 0 branch)
 
 
 def test_schedule_not_ending_in_zero_noises_every_step():
@@ -260,7 +264,7 @@ def test_schedule_not_ending_in_zero_noises_every_step():
 
 
 def test_noise_drawn_on_each_non_final_step_even_at_eta0():
-    # §14: the RNG stream advances at η = 0 as well (noise × 0)
+    # k-diffusion and ComfyUI: the RNG stream advances at η = 0 as well (noise × 0)
     for f in FUNCS.values():
         draws = []
         f(eps_denoiser, X_INIT.clone(), SIGMAS, disable=True, eta=0.0,

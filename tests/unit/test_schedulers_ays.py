@@ -1,4 +1,4 @@
-"""Align Your Steps vs samplers.md §11 (published tables, ComfyUI node values, Forge/reForge values) and an
+"""Align Your Steps vs the published tables (NVIDIA AYS how-to), ComfyUI 0.3.75 node values, Forge/reForge values and an
 independent float64 re-derivation of the log-linear rule."""
 import math
 
@@ -11,7 +11,8 @@ from forgeline.schedulers import (FORGE_AYS, FORGE_AYS_32, NOISE_LEVELS, ays_sig
 
 
 def np_interp_reference(levels, num):
-    """§11.2 as written there: np.interp on the reversed log levels over linspace(0, 1) grids, reversed back."""
+    """ComfyUI ``nodes_align_your_steps.loglinear_interp`` as written: np.interp on the reversed log levels over
+    linspace(0, 1) grids, reversed back."""
     xs = np.linspace(0, 1, len(levels))
     ys = np.log(np.asarray(levels, dtype=np.float64)[::-1])
     return np.exp(np.interp(np.linspace(0, 1, num), xs, ys))[::-1]
@@ -24,13 +25,14 @@ def sd15_sigma_at(timesteps):
 
 
 def test_sd1_table_is_model_sigma_at_published_timesteps():
-    # §11.1: SD1.5 levels are σ at NV-AYS timesteps 999 … 24, 0
+    # SD1.5 levels are σ at the NVIDIA AYS how-to's sampling_schedule timesteps 999 … 24, 0
     ref = sd15_sigma_at([999, 850, 736, 645, 545, 455, 343, 233, 124, 24, 0])
     np.testing.assert_allclose(NOISE_LEVELS["SD1"], ref, rtol=1e-8)
 
 
 def test_webui_tables_equal_diffusers_ays_lists_and_track_published_levels():
-    # §10/§11: diffusers AysSchedules carries the same 3-decimal lists as A1111/Forge (σ_min replaced by 0 there)
+    # huggingface/diffusers schedulers/scheduling_utils.py AysSchedules carries the same 3-decimal lists as A1111/Forge
+    # (σ_min replaced by 0 there)
     diffusers = {"SD1": [14.615, 6.475, 3.861, 2.697, 1.886, 1.396, 0.963, 0.652, 0.399, 0.152],
                  "SDXL": [14.615, 6.315, 3.771, 2.181, 1.342, 0.862, 0.555, 0.380, 0.234, 0.113]}
     for model in ("SD1", "SDXL"):
@@ -40,7 +42,7 @@ def test_webui_tables_equal_diffusers_ays_lists_and_track_published_levels():
 
 
 def test_comfy_sd1_10_steps_is_published_list_with_zero():
-    # §11.3 float32 values
+    # ComfyUI AlignYourStepsScheduler float32 values
     ref = [14.614641, 6.474576, 3.863675, 2.694615, 1.884192, 1.394380, 0.964258, 0.652369, 0.397746, 0.151523, 0]
     got = ays_sigmas("SD1", 10)
     assert got.dtype == torch.float32
@@ -66,7 +68,8 @@ def test_comfy_interpolated_matches_reference_rule(model, steps):
 
 
 def test_comfy_denoise_keeps_round_steps_times_denoise():
-    # §8.2: AYS "10 steps, denoise 0.5" runs 5 steps: the tail of the 10-step list, last forced to 0
+    # docs/DERIVATIONS.md, 'Denoise slicing': AYS "10 steps, denoise 0.5" runs 5 steps: the tail of the 10-step list,
+    # last forced to 0
     full = ays_sigmas("SD1", 10)
     got = ays_sigmas("SD1", 10, denoise=0.5)
     assert got.shape == (6,)
@@ -76,7 +79,7 @@ def test_comfy_denoise_keeps_round_steps_times_denoise():
 
 
 def test_forge_sd1_10_steps():
-    # §11.4: Forge SD1 at n = 10 (not the published 10-step schedule)
+    # Forge modules/sd_schedulers.py SD1 at n = 10 (not the published 10-step schedule)
     ref = [14.615, 6.1135, 3.5651, 2.3939, 1.6500, 1.1358, 0.7425, 0.4450, 0.1692, 0.029, 0]
     for variant in ("a1111", "11"):
         np.testing.assert_allclose(ays_sigmas("SD1", 10, variant=variant).numpy(), ref, atol=5e-5)
@@ -90,7 +93,7 @@ def test_forge_11_steps_uses_levels_verbatim_plus_zero(model):
 
 @pytest.mark.parametrize("model", ["SD1", "SDXL"])
 def test_forge_32_head_is_interpolated_11_and_tail_is_steeper(model):
-    # §11.4: AYS 32 entries 0–27 equal loglinear_interp(AYS11, 32) (~1e-8); the last 4 are scaled by
+    # Forge ays_32_sigmas: entries 0–27 equal loglinear_interp(AYS11, 32) (~1e-8); the last 4 are scaled by
     # ×0.979, ×0.791, ×0.640, ×0.517 and end at 0.015
     interp = np_interp_reference(FORGE_AYS[model], 32)
     table = np.asarray(FORGE_AYS_32[model])
@@ -110,7 +113,8 @@ def test_forge_interpolates_n_points_then_appends_zero():
 
 
 def test_forge_denoise_follows_a1111_img2img_rule():
-    # §7.4: 20 steps at 0.5 → t_enc = 10 → runs 11 steps starting at σ_9
+    # A1111 setup_img2img_steps (docs/DERIVATIONS.md, 'Denoise slicing'): 20 steps at 0.5 → t_enc = 10 → runs 11 steps
+    # starting at σ_9
     full = ays_sigmas("SD1", 20, variant="a1111")
     got = ays_sigmas("SD1", 20, variant="a1111", denoise=0.5)
     assert torch.equal(got, full[9:])

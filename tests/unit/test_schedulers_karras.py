@@ -1,21 +1,23 @@
-"""Karras schedule vs samplers.md §2 (published ComfyUI float32 numbers) and a float64 re-derivation of the formula."""
+"""Karras schedule vs ComfyUI 0.3.75's float32 numbers (``comfy/samplers.py`` ``calculate_sigmas``) and a float64
+re-derivation of the formula."""
 import numpy as np
 import pytest
 import torch
 
 from forgeline.schedulers import karras_sigmas
 
-# samplers.md §2.1: float32 buffer values of the SD1.5 model σ_min / σ_max
+# ComfyUI comfy/model_sampling.py ModelSamplingDiscrete: float32 buffer values of the SD1.5 model σ_min / σ_max
 SD15_SIGMA_MIN = 0.029167158529162407
 SD15_SIGMA_MAX = 14.614641189575195
 
-# samplers.md §2.2: Karras(10), SD1.5, ComfyUI float32 (7 decimals)
+# Karras(10), SD1.5, ComfyUI 0.3.75 calculate_sigmas(ms, "karras", 10), float32 (7 decimals)
 KARRAS10_SD15 = [14.6146431, 9.1029291, 5.4783921, 3.1686049, 1.7494180, 0.9140727, 0.4469184, 0.2013984,
                  0.0819103, 0.0291672, 0.0]
 
 
 def sd15_sigmas_float64():
-    """§2.1 re-derived: β_t = (√0.00085 + (√0.012 − √0.00085)·t/999)², ᾱ = Π(1−β), σ = √((1−ᾱ)/ᾱ)."""
+    """ComfyUI ``ModelSamplingDiscrete._register_schedule`` re-derived:
+    β_t = (√0.00085 + (√0.012 − √0.00085)·t/999)², ᾱ = Π(1−β), σ = √((1−ᾱ)/ᾱ)."""
     betas = np.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=np.float64) ** 2
     alphas_cumprod = np.cumprod(1.0 - betas)
     return np.sqrt((1 - alphas_cumprod) / alphas_cumprod)
@@ -41,7 +43,7 @@ def test_karras10_equals_published_comfy_values():
 
 
 def test_karras_float32_artefact_first_value():
-    # §2.2: (σ_max^(1/7))^7 in float32 is 14.614643096923828, slightly above the model σ_max
+    # (σ_max^(1/7))^7 in float32 is 14.614643096923828, slightly above the model σ_max
     got = karras_sigmas(10, SD15_SIGMA_MIN, SD15_SIGMA_MAX)
     assert float(got[0]) == pytest.approx(14.614643096923828, rel=1e-7)
     assert float(got[0]) > SD15_SIGMA_MAX
@@ -52,7 +54,7 @@ def test_karras_matches_float64_rederivation(n):
     got = karras_sigmas(n, SD15_SIGMA_MIN, SD15_SIGMA_MAX).double().numpy()
     ref = karras_float64(n, SD15_SIGMA_MIN, SD15_SIGMA_MAX)
     assert got[-1] == 0.0
-    np.testing.assert_allclose(got[:-1], ref[:-1], rtol=2e-6)  # float32 rounding, §2.2
+    np.testing.assert_allclose(got[:-1], ref[:-1], rtol=2e-6)  # float32 rounding of the ramp
 
 
 def test_karras_single_step_goes_straight_to_zero():

@@ -1,4 +1,4 @@
-"""Denoise slicing rules vs samplers.md §7.4 / §8.2 worked examples."""
+"""Denoise slicing rules vs the worked examples in docs/DERIVATIONS.md, 'Denoise slicing'."""
 import pytest
 import torch
 

@@ -1,8 +1,9 @@
 """Static checks of the editor extension (web/js): it parses as ES modules and its imports resolve.
 
 Reference: ComfyUI serves ``WEB_DIRECTORY`` files at ``/extensions/<pack folder>/<path>`` and loads every ``*.js``
-as an ES module (server.py, comfy-host.md §1.1, §1.5); the frontend's shims live at ``/scripts/app.js`` and
-``/scripts/api.js`` (comfyui-frontend-package ``static/scripts``). The behaviour is exercised in tests/browser.
+as an ES module (ComfyUI ``server.py``, ``nodes.py`` ``load_custom_node``); the frontend's shims live at
+``/scripts/app.js`` and ``/scripts/api.js`` (comfyui-frontend-package ``static/scripts``). The behaviour is exercised in
+tests/browser.
 """
 import posixpath
 import re

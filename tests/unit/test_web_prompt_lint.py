@@ -4,7 +4,8 @@ Two kinds of reference:
 1. Agreement: for a shared case list, the editor reports an *error* exactly when A1111's pipeline (as implemented
    in prompt/ and lora/: extra-network tags → AND split → schedule grammar → attention on every scheduled text)
    rejects the prompt, and the error sits where the parser says (ScheduleSyntaxError.position).
-2. Hand-derived spans from A1111's grammar (prompt-syntax.md §2–§4, §9) for highlighting and warnings.
+2. Hand-derived spans from A1111's grammar (``modules/prompt_parser.py``, ``modules/extra_networks.py``) for
+   highlighting and warnings.
 """
 import pytest
 
@@ -99,7 +100,7 @@ def test_weight_error_marks_the_weight():
 
 def test_warnings_for_legal_but_surprising_a1111_behaviour():
     # A1111: an unclosed '(' weights the rest ×1.1; a ')' with no opener is text; BREAK inside brackets is the
-    # word "break" (its weight is multiplied, so is_break fails; prompt-syntax.md §2.3).
+    # word "break" (its weight is multiplied, so is_break fails; A1111 tokenize_line).
     text = "(a BREAK b"
     r = lint_prompt(text)
     got = sorted((d["severity"], text[d["start"]:d["end"]]) for d in r["diagnostics"])

@@ -1,7 +1,7 @@
 """Route handlers behind the editor previews (nodes/web_routes.py), without a server.
 
-LoRA curve reference: sd-webui-loractl (lora.md §4.1) re-derived here in float64 — fraction mode when the largest
-position is ≤ 1, A1111 timing sees sampling_step max(i − 1, 0) at sampler step i and x = step / (steps − 2);
+LoRA curve reference: cheald/sd-webui-loractl ``loractl/lib/utils.py`` re-derived here in float64 — fraction mode when
+the largest position is ≤ 1, A1111 timing sees sampling_step max(i − 1, 0) at sampler step i and x = step / (steps − 2);
 "exact" mode x = i / (steps − 1); the weight is linear between keyframes and clamped outside.
 """
 import pytest
