@@ -18,7 +18,13 @@ import comfy.sd1_clip
 import comfy.sdxl_clip
 import comfy.utils
 
-from forgeline.lora.formats import clip_lora_key_map, load_lora, lora_key_map, merged_weight, unet_lora_key_map
+from forgeline.host.weight_adapter import ForgelinePatch
+from forgeline.lora.formats import clip_lora_key_map, load_lora, lora_key_map, unet_lora_key_map
+
+
+def merged_weight(weight, items):
+    """The product's constant merge: one ForgelinePatch per key, strength 1 (ratios carry the per-LoRA strength)."""
+    return ForgelinePatch.from_adapters(items).calculate_weight(weight.clone(), "key", 1.0, 1.0, None, lambda a: a)
 from forgeline.tests.fixtures import lora_files
 from forgeline.tests.fixtures.models import SD15_UNET, SDXL_UNET
 
