@@ -21,12 +21,13 @@ import comfy.utils
 from forgeline.host.weight_adapter import ForgelinePatch
 from forgeline.lora.formats import clip_lora_key_map, load_lora, lora_key_map, unet_lora_key_map
 
+from forgeline.tests.fixtures import lora_files
+from forgeline.tests.fixtures.models import SD15_UNET, SDXL_UNET
+
 
 def merged_weight(weight, items):
     """The product's constant merge: one ForgelinePatch per key, strength 1 (ratios carry the per-LoRA strength)."""
     return ForgelinePatch.from_adapters(items).calculate_weight(weight.clone(), "key", 1.0, 1.0, None, lambda a: a)
-from forgeline.tests.fixtures import lora_files
-from forgeline.tests.fixtures.models import SD15_UNET, SDXL_UNET
 
 _BASE = {"use_checkpoint": False, "image_size": 32, "out_channels": 4, "use_spatial_transformer": True,
          "legacy": False, "in_channels": 4, "model_channels": 320, "use_temporal_attention": False,
