@@ -36,6 +36,39 @@ def save_merged_checkpoint(model, clip, prefix):
     save_checkpoint(model, clip=clip, filename_prefix=prefix, output_dir=folder_paths.get_output_directory())
 
 
+class PresetComboType(str):
+    """The link type of a preset COMBO output: "COMBO", and also equal to any list-typed (V1) combo input whose
+    options hold the one value the output carries. ComfyUI validates a link with ``not received != expected``
+    (comfyanonymous/ComfyUI:comfy_execution/validation.py ``validate_node_input``, the hook its "*" type uses), and
+    input types differ by node: V3 combos are "COMBO", V1 combos (KSampler's ``sampler_name``) are their options
+    list. 0.3.75 typed ``Combo.Output`` by its options list (refused by V3 inputs), 0.33 types it "COMBO" (refused by
+    V1 inputs); this type passes both on both hosts."""
+
+    def __new__(cls, value: str):
+        self = super().__new__(cls, "COMBO")
+        self.value = value
+        return self
+
+    def __ne__(self, other):
+        if isinstance(other, (list, tuple)):
+            return self.value not in other
+        return str.__ne__(self, other)
+
+    __hash__ = str.__hash__
+
+
+class PresetComboOutput(io.Combo.Output):
+    """A COMBO output that always carries ``value`` (see PresetComboType)."""
+
+    def __init__(self, value: str, **kw):
+        super().__init__(**kw)
+        self.preset_type = PresetComboType(value)
+
+    @property
+    def io_type(self):
+        return self.preset_type
+
+
 class ForgelineLCMLoraMerge(io.ComfyNode):
     @classmethod
     def define_schema(cls):
@@ -63,8 +96,10 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
             ],
             outputs=[io.Model.Output(), io.Clip.Output(),
                      io.Int.Output(display_name="steps"), io.Float.Output(display_name="cfg"),
-                     io.Combo.Output(display_name="sampler_name", options=comfy.samplers.KSampler.SAMPLERS),
-                     io.Combo.Output(display_name="scheduler", options=comfy.samplers.KSampler.SCHEDULERS),
+                     PresetComboOutput(PRESET["sampler"], display_name="sampler_name",
+                                       options=comfy.samplers.KSampler.SAMPLERS),
+                     PresetComboOutput(PRESET["scheduler"], display_name="scheduler",
+                                       options=comfy.samplers.KSampler.SCHEDULERS),
                      io.String.Output(display_name="report")],
             is_output_node=True,
         )

@@ -17,12 +17,19 @@ def test_pack_nodes_in_object_info(client):
 
 
 def test_pack_logged_no_import_error(comfy_server):
-    log = comfy_server.log()
-    assert "Forgeline: " not in log or "failed" not in log, log[-3000:]
-    pack_lines = [line for line in log.splitlines() if "forgeline" in line.lower()]
-    bad = [line for line in pack_lines if re.search(r"IMPORT FAILED|Cannot import|Traceback|Error", line)]
-    assert not bad, bad
-    assert re.search(r"\d+\.\d+ seconds: .*forgeline\s*$", log, re.M), "pack not listed among loaded custom nodes"
+    # Only the pack's own reports count: the host's import errors (e.g. its audio nodes without torchaudio) name
+    # paths that may contain "forgeline" too when the checkout sits in custom_nodes/forgeline.
+    lines = comfy_server.log().splitlines()
+    pack = str(comfy_server.base / "custom_nodes" / "forgeline")
+    own_failures = [ln for ln in lines if "Forgeline: " in ln and "failed" in ln]  # nodes/__init__.py
+    assert not own_failures, own_failures
+    # ComfyUI's loader (nodes.py load_custom_node): "Cannot import <path> module ..." and the import-times table
+    loader = [ln for ln in lines if re.search(r"(Cannot import|Error while calling comfy_entrypoint in|Skip) "
+                                              + re.escape(pack) + r" module", ln)]
+    assert not loader, loader
+    timing = [ln for ln in lines if re.search(r"\d+\.\d+ seconds.*: " + re.escape(pack) + r"\s*$", ln)]
+    assert timing, "pack not listed among loaded custom nodes"
+    assert "IMPORT FAILED" not in timing[0], timing[0]
 
 
 def test_txt2img_through_pack_node_produces_png(client):
