@@ -214,7 +214,13 @@ export function addPanelWidget(node, name, element, minHeight) {
   return widget;
 }
 
-const STYLE = `
+/**
+ * Put the pack's style sheet into `container` (an element the pack owns, e.g. a panel widget's element), once per
+ * element. Nothing is added to the shared document head.
+ */
+export function addStyle(container) {
+  if (!container || container.querySelector?.(":scope > style.forgeline-style")) return;
+  container.insertAdjacentHTML("afterbegin", `<style class="forgeline-style">
 .forgeline-panel { width: 100%; height: 100%; }
 .forgeline-lint { font: 12px/1.45 monospace; white-space: pre-wrap; word-break: break-word; overflow: auto;
   background: var(--comfy-input-bg, #222); color: var(--input-text, #ddd); border-radius: 6px; padding: 4px 6px;
@@ -237,16 +243,5 @@ textarea.forgeline-prompt-error { outline: 2px solid #ff4d4f !important; outline
   min-width: 180px; padding: 0; white-space: normal; }
 .forgeline-autocomplete div { padding: 2px 8px; cursor: pointer; }
 .forgeline-autocomplete div.active, .forgeline-autocomplete div:hover { background: #2f5b9a; }
-`;
-
-/**
- * Put the pack's style sheet into `container` (an element the pack owns, e.g. a panel widget's element), once per
- * element. Nothing is added to the shared document head.
- */
-export function addStyle(container) {
-  if (!container || container.querySelector?.(":scope > style.forgeline-style")) return;
-  const style = document.createElement("style");
-  style.className = "forgeline-style";
-  style.textContent = STYLE;
-  container.prepend(style);
+</style>`);
 }
