@@ -93,8 +93,8 @@ def check_same_latent_space(base_model, refiner_model):
     refiner = type(refiner_model.get_model_object("latent_format"))
     if base is not refiner:
         raise ValueError(f"Refiner: base_model works in the {base.__name__} latent space but refiner_model in "
-                         f"{refiner.__name__}; a refiner must share the base's latent space (SDXL base → SDXL "
-                         "refiner, SD1.5 → SD1.5 fine-tune)")
+                         f"{refiner.__name__}; a refiner must share the base's latent space (SDXL base -> SDXL "
+                         "refiner, SD1.5 -> SD1.5 fine-tune)")
 
 
 def with_aesthetic_score(model, cond, score):
@@ -180,7 +180,7 @@ class ForgelineRefiner(io.ComfyNode):
                 io.Float.Input("switch_at", default=0.8, min=0.01, max=1.0, step=0.01,
                                tooltip="A1111 'Switch at': fraction of the run done by the base. 1.0 = no refiner."),
                 io.Combo.Input("switch_by", options=list(SWITCH_BY), default="timestep",
-                               tooltip="timestep: A1111's default (nearest model timestep t of σ, (999−t)/1000 ≥ "
+                               tooltip="timestep: A1111's default (nearest model timestep t of sigma, (999-t)/1000 >= "
                                        "switch_at). steps: A1111's 'switch by sampling steps' option (step/steps)."),
                 io.Float.Input("refiner_cfg", default=0.0, min=0.0, max=100.0, step=0.1, round=0.01,
                                tooltip="CFG for the refiner part; 0 = same as cfg (A1111 uses one CFG)."),
