@@ -66,3 +66,12 @@ def test_no_shared_document_listeners_or_appends():
         assert not re.search(r"document(\.\w+)*\.addEventListener", text), path.name
         assert not re.search(r"document\.(body|head)\.(append|appendChild|prepend|insertBefore)", text), path.name
         assert "setInterval" not in text, f"{path.name}: values come from change events, not polling"
+
+
+def test_registry_icon_exists_in_the_repository():
+    # pyproject [tool.comfy] Icon is a raw URL of this repository's main branch; its path must be a PNG here.
+    import tomllib
+
+    icon = tomllib.loads((WEB.parent / "pyproject.toml").read_text())["tool"]["comfy"]["Icon"]
+    path = WEB.parent / icon.split("/main/", 1)[1]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", icon
