@@ -1,8 +1,12 @@
 # Forgeline — two set-up commands: `make demo` and `make test`. Everything else is set up by them.
+# `make test` runs against ComfyUI 0.3.75 (.host/ComfyUI, or your own with COMFYUI_PATH=/path/to/ComfyUI);
+# `make test-newest` runs the host, e2e and browser tiers against ComfyUI 0.33.0 (.host/newest, its own venv).
 PY := .venv/bin/python
+NEWEST_PY := .host/newest/venv/bin/python
+NEWEST_ENV := COMFYUI_PATH=$(CURDIR)/.host/newest/ComfyUI
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup fixtures test test-unit test-host test-e2e demo bench lint workflows clean-host
+.PHONY: setup setup-newest fixtures test test-newest test-unit test-host test-e2e demo bench lint workflows clean-host
 
 setup:                       ## venv + torch + ComfyUI host + requirements (idempotent, seconds when done)
 	bash scripts/setup_host.sh
@@ -13,6 +17,14 @@ fixtures: setup              ## generate the random-weight stand-in models and L
 test: setup fixtures         ## unit, host and e2e tiers (e2e boots a real ComfyUI server)
 	bash scripts/setup_browser.sh
 	$(PY) -P -m pytest tests -q
+
+setup-newest:                ## ComfyUI 0.33.0 from ../shared/hosts + its own venv in .host/newest (idempotent)
+	bash scripts/setup_host.sh newest
+
+test-newest: setup-newest    ## host, e2e and browser tiers against ComfyUI 0.33.0 (fixtures shared via .cache)
+	bash scripts/setup_browser.sh
+	$(NEWEST_ENV) $(NEWEST_PY) scripts/make_fixtures.py
+	$(NEWEST_ENV) $(NEWEST_PY) -P -m pytest tests/host tests/e2e tests/browser -q
 
 test-unit: setup
 	$(PY) -P -m pytest tests/unit -q

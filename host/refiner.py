@@ -91,8 +91,8 @@ def check_same_latent_space(base_model, refiner_model):
     refiner = type(refiner_model.get_model_object("latent_format"))
     if base is not refiner:
         raise ValueError(f"Refiner: base_model works in the {base.__name__} latent space but refiner_model in "
-                         f"{refiner.__name__}; a refiner must share the base's latent space (SDXL base → SDXL "
-                         "refiner, SD1.5 → SD1.5 fine-tune)")
+                         f"{refiner.__name__}; a refiner must share the base's latent space (SDXL base -> SDXL "
+                         "refiner, SD1.5 -> SD1.5 fine-tune)")
 
 
 def with_aesthetic_score(model, cond, score):

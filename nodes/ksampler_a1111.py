@@ -12,8 +12,8 @@ from ..host.sampling import (IMG2IMG_STEP_RULES, NOISE_SOURCES, sample_a1111, sa
 
 SEED_MAX = 0xFFFFFFFFFFFFFFFF
 
-CFG_NOTE = ("CFG is ComfyUI's rule ε = ε_uncond + cfg·(ε_cond − ε_uncond), the same as A1111 (the uncond pass is "
-            "skipped at cfg 1). The classifier-free guidance paper's (1+w)·ε_c − w·ε_u is this with cfg = 1 + w.")
+CFG_NOTE = ("CFG is ComfyUI's rule eps = eps_uncond + cfg·(eps_cond - eps_uncond), the same as A1111 (the uncond pass is "
+            "skipped at cfg 1). The classifier-free guidance paper's (1+w)·eps_c - w·eps_u is this with cfg = 1 + w.")
 
 
 def seed_input(name="seed", tooltip="Seed. With an A1111 noise source, image i of the batch uses seed + i, as A1111 "
@@ -50,7 +50,7 @@ class ForgelineKSampler(io.ComfyNode):
             display_name="KSampler (A1111)",
             category="Forgeline/sampling",
             description="Denoise a latent like A1111: A1111 seeds (GPU/CPU/NV RNG, per-image seeds, ENSD), "
-                        "x_T = noise·σ_max, eta and s_noise, and A1111's img2img step count. Samplers: Forgeline's "
+                        "x_T = noise·sigma_max, eta and s_noise, and A1111's img2img step count. Samplers: Forgeline's "
                         "Euler a and DPM++ 2S a (k-diffusion, as A1111 runs them) or any ComfyUI sampler; "
                         "schedulers: Karras, Align Your Steps (SD1/SDXL/SVD detected) or any ComfyUI scheduler. "
                         + CFG_NOTE,
@@ -63,12 +63,12 @@ class ForgelineKSampler(io.ComfyNode):
                 seed_input(),
                 io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Sampling steps (A1111 'Sampling steps')."),
                 io.Float.Input("cfg", default=7.0, min=0.0, max=100.0, step=0.1, round=0.01,
-                               tooltip="CFG scale s: ε_u + s·(ε_c − ε_u). 1 skips the uncond pass."),
+                               tooltip="CFG scale s: eps_u + s·(eps_c - eps_u). 1 skips the uncond pass."),
                 io.Combo.Input("sampler_name", options=sampler_names(), default="forgeline_euler_a",
                                tooltip="forgeline_euler_a / forgeline_dpmpp_2s_a are A1111's 'Euler a' and "
                                        "'DPM++ 2S a'; the others are ComfyUI's samplers."),
                 io.Combo.Input("scheduler", options=scheduler_names(), default="forgeline_karras",
-                               tooltip="forgeline_karras: Karras (ρ 7). forgeline_ays: Align Your Steps as NVIDIA/"
+                               tooltip="forgeline_karras: Karras (rho 7). forgeline_ays: Align Your Steps as NVIDIA/"
                                        "ComfyUI. forgeline_ays_11 / _32: Forge's 'Align Your Steps 11' / '32'. "
                                        "normal = A1111 'Automatic' for Euler a."),
                 io.Float.Input("denoise", default=1.0, min=0.0, max=1.0, step=0.01,

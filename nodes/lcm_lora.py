@@ -14,6 +14,7 @@ from comfy_api.latest import io
 
 from ..lora.lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
 from ..host.lcm import lcm_model_sampling, save_merged_checkpoint
+from ..host.schema_types import PresetComboOutput
 from ..host.lora_apply import apply_loras, validate_common
 from ..host.model_folders import lora_names
 from ..lora.requests import LoraRequest, describe
@@ -30,7 +31,7 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
             node_id="ForgelineLCMLoraMerge",
             display_name="LCM-LoRA + Style Merge",
             category="Forgeline/lora",
-            description="θ + λ1·τ_style + λ2·τ_LCM merged once (LCM-LoRA report: λ1 0.8, λ2 1.0), LCM model "
+            description="W + lambda1·tau_style + lambda2·tau_LCM merged once (LCM-LoRA report: lambda1 0.8, lambda2 1.0), LCM model "
                         "sampling set, and the recommended preset: sampler lcm, 4 steps, cfg 1.0.",
             inputs=[
                 io.Model.Input("model"), io.Clip.Input("clip", optional=True),
@@ -38,9 +39,9 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
                 io.Combo.Input("style_lora", options=["None"] + names, default="None",
                                tooltip="Optional style LoRA merged with it."),
                 io.Float.Input("style_strength", default=DEFAULT_STYLE_STRENGTH, min=-4.0, max=4.0, step=0.01,
-                               tooltip="λ1, the style LoRA weight (0.8 in the LCM-LoRA report)."),
+                               tooltip="lambda1, the style LoRA weight (0.8 in the LCM-LoRA report)."),
                 io.Float.Input("lcm_strength", default=DEFAULT_LCM_STRENGTH, min=-4.0, max=4.0, step=0.01,
-                               tooltip="λ2, the LCM-LoRA weight (1.0)."),
+                               tooltip="lambda2, the LCM-LoRA weight (1.0)."),
                 io.Boolean.Input("save_merged", default=False,
                                  tooltip="Also save the merged checkpoint (safetensors) into ComfyUI's output folder."),
                 io.String.Input("filename_prefix", default="checkpoints/forgeline_lcm_merged",
@@ -48,8 +49,10 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
             ],
             outputs=[io.Model.Output(), io.Clip.Output(),
                      io.Int.Output(display_name="steps"), io.Float.Output(display_name="cfg"),
-                     io.Combo.Output(display_name="sampler_name", options=comfy.samplers.KSampler.SAMPLERS),
-                     io.Combo.Output(display_name="scheduler", options=comfy.samplers.KSampler.SCHEDULERS),
+                     PresetComboOutput(PRESET["sampler"], display_name="sampler_name",
+                                       options=comfy.samplers.KSampler.SAMPLERS),
+                     PresetComboOutput(PRESET["scheduler"], display_name="scheduler",
+                                       options=comfy.samplers.KSampler.SCHEDULERS),
                      io.String.Output(display_name="report")],
             is_output_node=True,
         )

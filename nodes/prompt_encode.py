@@ -93,7 +93,7 @@ class ForgelinePromptEncode(io.ComfyNode):
         for warning in warnings:
             log.warning("Forgeline A1111 Prompt Encode: %s", warning)
         if warnings:
-            return io.NodeOutput(conditioning, ui=ui.PreviewText("\n".join(f"! {w}" for w in warnings)))
+            return io.NodeOutput(conditioning, ui=ui.PreviewText("\n".join(f"(!) {w}" for w in warnings)))
         return io.NodeOutput(conditioning)
 
 

@@ -17,8 +17,8 @@ class ForgelineStepSemantics(io.ComfyNode):
             display_name="A1111 Prompt Editing Steps",
             category="Forgeline/conditioning",
             description="Makes any sampler (also the stock KSampler) switch A1111 Prompt Encode schedules at A1111's "
-                        "exact model call ([a:b:5] → 'a' for steps 0–5) instead of ComfyUI's timestep percent, and "
-                        "adds AND parts as A1111 does (uncond + Σ w·(cond − uncond)) instead of averaging them.",
+                        "exact model call ([a:b:5] -> 'a' for steps 0–5) instead of ComfyUI's timestep percent, and "
+                        "adds AND parts as A1111 does (uncond + sum of w·(cond - uncond)) instead of averaging them.",
             inputs=[
                 io.Model.Input("model", tooltip="The model you sample with."),
                 io.Combo.Input("pass", options=list(PASSES), default="auto", optional=True,

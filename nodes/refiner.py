@@ -47,7 +47,7 @@ class ForgelineRefiner(io.ComfyNode):
                 io.Float.Input("switch_at", default=0.8, min=0.01, max=1.0, step=0.01,
                                tooltip="A1111 'Switch at': fraction of the run done by the base. 1.0 = no refiner."),
                 io.Combo.Input("switch_by", options=list(SWITCH_BY), default="timestep",
-                               tooltip="timestep: A1111's default (nearest model timestep t of σ, (999−t)/1000 ≥ "
+                               tooltip="timestep: A1111's default (nearest model timestep t of sigma, (999-t)/1000 >= "
                                        "switch_at). steps: A1111's 'switch by sampling steps' option (step/steps)."),
                 io.Float.Input("refiner_cfg", default=0.0, min=0.0, max=100.0, step=0.1, round=0.01,
                                tooltip="CFG for the refiner part; 0 = same as cfg (A1111 uses one CFG)."),

@@ -54,7 +54,7 @@ class ForgelineSamplerDPMPP2SA(_ForgelineSampler):
     def define_schema(cls):
         return cls._schema("ForgelineSamplerDPMPP2SA", "Sampler DPM++ 2S a (A1111)",
                            "DPM-Solver++(2S) ancestral (k-diffusion sample_dpmpp_2s_ancestral, A1111 'DPM++ 2S a'): "
-                           "2·steps − 1 model calls.")
+                           "2·steps - 1 model calls.")
 
 
 NODES = [ForgelineSamplerEulerA, ForgelineSamplerDPMPP2SA]

@@ -94,7 +94,7 @@ class ForgelineSchedulePreview(io.ComfyNode):
             node_id="ForgelineSchedulePreview",
             display_name="Schedule preview (Forgeline)",
             category="Forgeline/sampling/sigmas",
-            description="Plot a SIGMAS schedule: log σ against step, each level marked and labelled. Shows the "
+            description="Plot a SIGMAS schedule: log sigma against step, each level marked and labelled. Shows the "
                         "plot on the node and outputs it as an IMAGE.",
             inputs=[
                 io.Sigmas.Input("sigmas", tooltip="Noise levels from a scheduler node (e.g. Karras / AYS sigmas)."),

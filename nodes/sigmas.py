@@ -18,8 +18,8 @@ class ForgelineKarrasSigmas(io.ComfyNode):
             display_name="Karras sigmas (Forgeline)",
             category="Forgeline/sampling/sigmas",
             description="Karras et al. (2022) schedule as k-diffusion/A1111 build it: "
-                        "σ_i = (σ_max^(1/ρ) + i/(n−1)·(σ_min^(1/ρ) − σ_max^(1/ρ)))^ρ, then 0. Connect a model to use "
-                        "its own σ range (what A1111 'Karras' does); otherwise the σ inputs are used.",
+                        "sigma_i = (sigma_max^(1/rho) + i/(n-1)·(sigma_min^(1/rho) - sigma_max^(1/rho)))^rho, then 0. Connect a model to use "
+                        "its own sigma range (what A1111 'Karras' does); otherwise the sigma inputs are used.",
             inputs=[
                 io.Int.Input("steps", default=20, min=1, max=10000, tooltip="Number of steps (n)."),
                 io.Float.Input("sigma_max", default=SD15_SIGMA_MAX, min=0.0001, max=10000.0, step=0.01, round=False,
@@ -29,8 +29,8 @@ class ForgelineKarrasSigmas(io.ComfyNode):
                                tooltip="Lowest non-zero noise level (SD1.5/SDXL: 0.0291675). Ignored when a model "
                                        "is connected."),
                 io.Float.Input("rho", default=7.0, min=0.01, max=100.0, step=0.01, round=False,
-                               tooltip="Curvature ρ (Karras and A1111 use 7; higher spends more steps at low σ)."),
-                io.Model.Input("model", optional=True, tooltip="Optional: take σ_min/σ_max from this model."),
+                               tooltip="Curvature rho (Karras and A1111 use 7; higher spends more steps at low sigma)."),
+                io.Model.Input("model", optional=True, tooltip="Optional: take sigma_min/sigma_max from this model."),
             ],
             outputs=[io.Sigmas.Output()],
         )
@@ -62,7 +62,7 @@ class ForgelineAYSSigmas(io.ComfyNode):
             display_name="Align Your Steps sigmas (Forgeline)",
             category="Forgeline/sampling/sigmas",
             description="Align Your Steps (Sabour, Fidler, Kreis, ICML 2024). variant comfy = NVIDIA's 10-step "
-                        "tables log-linearly resampled, σ_min replaced by 0 (ComfyUI's node); a1111/11 = Forge "
+                        "tables log-linearly resampled, sigma_min replaced by 0 (ComfyUI's node); a1111/11 = Forge "
                         "'Align Your Steps (11)'; 32 = Forge 'AYS 32'; gits = Forge 'AYS GITS'; reforge/"
                         "reforge_gits = reForge's lists. denoise < 1 cuts the schedule as that UI does.",
             inputs=[

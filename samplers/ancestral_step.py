@@ -30,8 +30,8 @@ def get_ancestral_step_rf(sigma_from, sigma_to, eta=1.0):
     sigma_down = sigma_to * (1 + (sigma_to / sigma_from - 1) * eta)
     if float(sigma_down) < 0:
         limit = float(sigma_from) / (float(sigma_from) - float(sigma_to))
-        raise ValueError(f"eta={eta} is too large for the flow step σ {float(sigma_from):.6g} → {float(sigma_to):.6g} "
-                         f"(σ_down would be negative); use eta <= {limit:.4g} for flow models")
+        raise ValueError(f"eta={eta} is too large for the flow step sigma {float(sigma_from):.6g} -> {float(sigma_to):.6g} "
+                         f"(sigma_down would be negative); use eta <= {limit:.4g} for flow models")
     alpha_next = 1 - sigma_to
     alpha_down = 1 - sigma_down
     renoise = (sigma_to ** 2 - sigma_down ** 2 * alpha_next ** 2 / alpha_down ** 2) ** 0.5

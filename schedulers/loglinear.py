@@ -17,7 +17,7 @@ def loglinear_interp(t_steps, num_steps):
     if levels.size < 2:
         raise ValueError(f"loglinear_interp: need at least 2 levels to interpolate, got {levels.size}")
     if not np.all(np.isfinite(levels)) or np.any(levels <= 0):
-        raise ValueError(f"loglinear_interp: levels must be finite and > 0 (log σ), got {levels.tolist()}")
+        raise ValueError(f"loglinear_interp: levels must be finite and > 0 (log sigma), got {levels.tolist()}")
     if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
         raise ValueError(f"loglinear_interp: num_steps={num_steps!r} must be a whole number >= 1")
     log_levels = np.log(levels)

@@ -1,7 +1,10 @@
 """A small client for ComfyUI's HTTP + websocket API (``requests`` + ``websocket-client``).
 
 Protocol facts (ComfyUI 0.3.75 ``server.py``/``execution.py``): ``POST /prompt`` takes an API-format graph and a
-``client_id`` and returns ``{"prompt_id", "number", "node_errors"}`` or HTTP 400 with ``{"error", "node_errors"}``;
+``client_id`` and returns ``{"prompt_id", "number", "node_errors"}`` or HTTP 400 with ``{"error", "node_errors"}``.
+A 200 answer whose ``node_errors`` is not empty means some outputs failed validation and were dropped (the server
+logs "Output will be ignored", execution.py ``validate_prompt``) while the rest was queued: ``submit`` raises
+``OutputsDroppedError`` then, naming each node and reason, and removes the queued rest (``POST /queue`` delete);
 the websocket ``/ws?clientId=…`` then carries ``execution_start``, ``progress``, ``executing``, ``executed``,
 ``execution_success`` / ``execution_error`` / ``execution_interrupted`` and a final ``executing`` with
 ``node: null``. Without a ``client_id`` the start/success/error messages are never sent, so one is always used.
@@ -25,15 +28,27 @@ class ComfyError(RuntimeError):
         self.payload = payload
 
 
+class OutputsDroppedError(ComfyError):
+    """ComfyUI queued the prompt without the outputs that failed validation ("Output will be ignored")."""
+
+
+def _short(text, limit: int = 300) -> str:
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + " ..."
+
+
 def format_validation_error(payload: dict) -> str:
     """Render ComfyUI's HTTP 400 body as readable lines: the error, then each node's errors with input names."""
     err = payload.get("error", {}) if isinstance(payload, dict) else {}
-    lines = [f"{err.get('message', 'ComfyUI rejected the prompt')}" + (f": {err['details']}" if err.get("details") else "")]
+    lines = [f"{err.get('message', 'ComfyUI rejected the prompt')}" + (f": {_short(err['details'])}" if err.get("details") else "")]
     for node_id, info in (payload.get("node_errors") or {}).items():
         for e in info.get("errors", []):
             inp = (e.get("extra_info") or {}).get("input_name")
             where = f"node {node_id} ({info.get('class_type', '?')})" + (f", input '{inp}'" if inp else "")
-            lines.append(f"  {where}: {e.get('message', '')} {e.get('details', '')}".rstrip())
+            lines.append(f"  {where}: {e.get('message', '')} {_short(e.get('details', ''))}".rstrip())
+        dropped = info.get("dependent_outputs") or []
+        if dropped:
+            lines.append(f"    outputs dropped because of it: {', '.join(map(str, dropped))}")
     return "\n".join(lines)
 
 
@@ -77,7 +92,19 @@ class ComfyClient:
             payload = r.json()
             raise ComfyError(format_validation_error(payload), payload)
         r.raise_for_status()
-        return r.json()["prompt_id"]
+        answer = r.json()
+        if answer.get("node_errors"):
+            self.delete_queued(answer.get("prompt_id"))
+            payload = {"error": {"message": "ComfyUI dropped outputs that failed validation (the server logged "
+                                            "'Output will be ignored'); the rest was taken off the queue"},
+                       "node_errors": answer["node_errors"]}
+            raise OutputsDroppedError(format_validation_error(payload), answer)
+        return answer["prompt_id"]
+
+    def delete_queued(self, prompt_id) -> None:
+        """Remove a queued (not yet running) prompt; a running one finishes on its own."""
+        if prompt_id:
+            requests.post(self.base_url + "/queue", json={"delete": [prompt_id]}, timeout=30)
 
     def history(self, prompt_id: str) -> dict:
         return self.get(f"/history/{prompt_id}").json().get(prompt_id, {})

@@ -1,8 +1,11 @@
 """Where the ComfyUI host is, and a one-line error when it is not a ComfyUI.
 
-The host is ``$COMFYUI_PATH`` when set (a user's own ComfyUI), otherwise the project-local copy made by
-``scripts/setup_host.sh`` at ``.host/ComfyUI``. A ComfyUI checkout is recognised by ``main.py``, ``nodes.py``,
-``folder_paths.py``, ``comfy/`` and ``custom_nodes/`` at its top level.
+The host is ``$COMFYUI_PATH`` when set (a user's own ComfyUI, or the newest host ``.host/newest/ComfyUI`` that
+``make test-newest`` sets), otherwise the project-local copy made by ``scripts/setup_host.sh`` at
+``.host/ComfyUI``. The Python that runs the tests picks the packages (the newest host has its own venv,
+``.host/newest/venv``); ``python_mismatch`` says when that Python does not carry the frontend the host pins. A
+ComfyUI checkout is recognised by ``main.py``, ``nodes.py``, ``folder_paths.py``, ``comfy/`` and ``custom_nodes/``
+at its top level.
 
 Run as a script: ``python scripts/comfy_host.py --check`` prints the host path or exits 2 with the error.
 """
@@ -14,6 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL_HOST = ROOT / ".host" / "ComfyUI"
+NEWEST_HOST = ROOT / ".host" / "newest" / "ComfyUI"
+NEWEST_PYTHON = ROOT / ".host" / "newest" / "venv" / "bin" / "python"
 REQUIRED = ("main.py", "nodes.py", "folder_paths.py", "comfy", "custom_nodes")
 
 
@@ -36,6 +41,42 @@ def comfy_dir() -> Path:
     if not (LOCAL_HOST / "main.py").exists():
         raise HostError(f"no ComfyUI host at {LOCAL_HOST}: run `make setup` (or set COMFYUI_PATH to your ComfyUI)")
     return LOCAL_HOST
+
+
+def pinned_frontend(host: Path) -> str | None:
+    """The ``comfyui-frontend-package`` version the host's requirements.txt pins, if it pins one."""
+    try:
+        text = (Path(host) / "requirements.txt").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        name, _, version = line.partition("==")
+        if name.strip().lower().replace("_", "-") == "comfyui-frontend-package" and version.strip():
+            return version.strip()
+    return None
+
+
+def python_mismatch(host: Path) -> str | None:
+    """A one-line message when this Python's frontend package is not the one ``host`` pins (tests would then drive
+    another frontend than the host ships), else None."""
+    from importlib import metadata
+
+    want = pinned_frontend(host)
+    if not want:
+        return None
+    try:
+        have = metadata.version("comfyui_frontend_package")
+    except metadata.PackageNotFoundError:
+        have = "none"
+    if have == want:
+        return None
+    if Path(host).resolve() == NEWEST_HOST.resolve():
+        hint = f"use {NEWEST_PYTHON} (make test-newest)"
+    elif os.environ.get("COMFYUI_PATH", "").strip():
+        hint = "run `make setup` with this COMFYUI_PATH to install its requirements into .venv"
+    else:
+        hint = "run `make setup`"
+    return (f"{host} pins comfyui-frontend-package {want} but {sys.executable} has {have}: {hint}")
 
 
 def add_to_sys_path() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from comfy_host import ROOT, comfy_dir  # noqa: E402
+from comfy_host import ROOT, comfy_dir, python_mismatch  # noqa: E402
 
 CACHE = ROOT / ".cache"
 MODELS_CACHE = CACHE / "models"
@@ -67,7 +67,11 @@ class ComfyServer:
 
     @classmethod
     def for_tests(cls, base: Path, families=("sd15",)):
-        """Generator for a pytest session fixture: fixtures generated, base prepared, server booted and stopped."""
+        """Generator for a pytest session fixture: fixtures generated, base prepared, server booted and stopped.
+        Refuses a Python whose frontend is not the host's (the tests would drive another frontend)."""
+        mismatch = python_mismatch(comfy_dir())
+        if mismatch:
+            raise RuntimeError(mismatch)
         ensure_fixture_models(tuple(families))
         server = cls(prepare_base(base)).start()
         try:

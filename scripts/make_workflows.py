@@ -68,9 +68,9 @@ def ays_dpmpp(g: UIGraph):
                 latent_image=latent[0], seed=42, steps=10, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a",
                 scheduler="forgeline_ays", noise_source="a1111_gpu", ensd=0)
     _decode_save(g, ks[0], loader["VAE"], "forgeline_ays_dpmpp")
-    sig = g.node("ForgelineAYSSigmas", (2, 10), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
-    plot = g.node("ForgelineSchedulePreview", (3, 10), sigmas=sig[0], width=640, height=400)
-    g.node("PreviewImage", (4, 10), images=plot[0])
+    sig = g.node("ForgelineAYSSigmas", (2, 11), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
+    plot = g.node("ForgelineSchedulePreview", (3, 11), sigmas=sig[0], width=640, height=400)
+    g.node("PreviewImage", (4, 11), images=plot[0])
     g.note("Align Your Steps (NVIDIA's 10-step SD1.5 schedule, log-linear resampled for other step counts) with "
            "DPM++ 2S a, seeded like A1111 (noise_source a1111_gpu: the same initial and ancestral noise A1111 "
            "draws on a GPU, reproduced on any device; ensd = 'Eta noise seed delta').\n\n"
@@ -97,7 +97,7 @@ def scheduled_lora(g: UIGraph):
            "weight from 0 at the start to 1 at half the steps. Positions ≤ 1 are fractions, larger ones steps; "
            "'1:unet=0@0,1@1' gives text encoder and UNet separate values. mode loractl = A1111 timing (one-step "
            "lag), exact = no lag. The curve under the loader previews the weight per step.\n\n"
-           "Pick your LoRA in lora_name; the stand-in uses a fixture LoRA.", (0, 12), size=(320, 300))
+           "Pick your LoRA in lora_name; the stand-in uses a fixture LoRA.", (0, 14), size=(320, 300))
     g.group("Scheduled LoRA", [lora])
 
 
@@ -112,12 +112,12 @@ def lcm_style(g: UIGraph):
                  negative=True, steps=4, width=512, height=512, target_width=512, target_height=512)
     latent = g.node("ForgelineEmptyLatent", (1, 24), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (2, 0), model=merge["MODEL"], positive=pos[0], negative=neg[0],
-                latent_image=latent[0], seed=99, steps=merge["steps"], cfg=merge["cfg"], sampler_name="lcm",
-                scheduler="sgm_uniform")
+                latent_image=latent[0], seed=99, steps=merge["steps"], cfg=merge["cfg"],
+                sampler_name=merge["sampler_name"], scheduler=merge["scheduler"])
     _decode_save(g, ks[0], loader["VAE"], "forgeline_lcm_style")
     g.note("LCM-LoRA + a style LoRA merged once into the model (θ + 0.8·τ_style + 1.0·τ_LCM, the LCM-LoRA "
-           "report's recipe), LCM sampling set, and the preset wired in: 4 steps, CFG 1 (linked from the merge "
-           "node), sampler lcm, scheduler sgm_uniform. save_merged bakes the result into a checkpoint.\n\n"
+           "report's recipe), LCM sampling set, and the preset wired in from the merge node: 4 steps, CFG 1, "
+           "sampler lcm, scheduler sgm_uniform. save_merged bakes the result into a checkpoint.\n\n"
            "Pick your LCM-LoRA and style LoRA in the merge node.", (0, 12), size=(320, 260))
     g.group("LCM merge", [merge])
 
@@ -127,7 +127,7 @@ def hires_fix(g: UIGraph):
     common = dict(seed=2024, steps=20, cfg=7.0, sampler_name="forgeline_euler_a", scheduler="forgeline_karras")
     ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], noise_source="a1111_gpu", **common)
-    hr = g.node("ForgelineHiResFix", (2, 10), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+    hr = g.node("ForgelineHiResFix", (2, 11), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent=ks[0], vae=loader["VAE"], upscaler="Latent", upscale_by=2.0, hires_steps=10, denoise=0.55,
                 noise_source="a1111_gpu", **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_hires_fix")
@@ -178,7 +178,7 @@ def migrate_a1111(g: UIGraph):
                   noise_source="a1111_gpu", ensd=31337)
     ks = g.node("ForgelineKSampler", (2, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], **common)
-    hr = g.node("ForgelineHiResFix", (2, 10), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
+    hr = g.node("ForgelineHiResFix", (2, 11), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
                 vae=loader["VAE"], upscaler="Latent", upscale_by=1.5, hires_steps=10, denoise=0.5, **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_migrate_a1111")
     g.note("Your A1111 txt2img settings, one node each:\n"
@@ -189,7 +189,7 @@ def migrate_a1111(g: UIGraph):
            "• Width / Height / Batch size → Empty Latent (A1111 size)\n"
            "• Hires. fix → HiRes Fix (A1111)\n\n"
            "The same seed and settings give A1111's image. Pick your checkpoint; LoRA names in the prompt are "
-           "looked up in models/loras (the editor autocompletes after '<lora:').", (0, 14), size=(340, 380))
+           "looked up in models/loras (the editor autocompletes after '<lora:').", (0, 15), size=(340, 380))
     g.group("A1111 txt2img tab", [pos, neg, latent, ks, hr])
 
 
@@ -214,6 +214,9 @@ def build_all(object_info: dict, out_dir: Path = EXAMPLES) -> tuple[list[str], d
         except KeyError as exc:
             skipped[title] = f"node not available: {exc}"
             continue
+        crowded = g.overlaps()
+        if crowded:
+            raise ValueError(f"{title}: nodes overlap or touch, move them apart: {'; '.join(crowded)}")
         (out_dir / f"{title}.json").write_text(json.dumps(g.to_json(), indent=1, ensure_ascii=False) + "\n")
         written.append(title)
     return written, skipped

@@ -21,6 +21,7 @@ from workflow_convert import WIDGET_TYPES, _spec, _type_and_options, widget_layo
 
 COLUMN, ROW = 360, 60   # grid pitch used by (column, row) positions
 NODE_WIDTH = 320
+TITLE_HEIGHT = 30  # the frontend draws the title bar above a node's pos
 
 
 class Output:
@@ -62,14 +63,28 @@ class UIGraph:
 
     def _size(self, class_type: str, info: dict, inputs: list, layout: list, multiline: int) -> list:
         """Roughly the height the frontend gives the node, plus the Forgeline extension's panels (prompt syntax
-        under each multiline text, a sigma plot with scheduler+steps, a curve per LoRA schedule)."""
+        under each multiline text, a sigma plot with scheduler+steps, a curve per LoRA schedule). Sized for the
+        taller of the two renderings: Vue nodes (Nodes 2.0) draw each panel about 60 px taller than the classic
+        canvas and add the pack's badge row (about 20 px) under Forgeline nodes; a node never shrinks below its
+        saved size, so both renderings then keep the layout."""
         slots = max(len(inputs), len(info.get("output") or []))
         height = 30 + 22 * slots + 26 * len(layout) + 100 * multiline
         if class_type.startswith("Forgeline"):
             names = {name for name, _ in layout}
-            height += 70 * multiline + 120 * ({"scheduler", "steps"} <= names)
-            height += 120 * sum(1 for n in names if n == "schedule" or n.rsplit("_", 1)[0].endswith("schedule"))
+            height += 20 + 70 * multiline + 180 * ({"scheduler", "steps"} <= names)
+            height += 180 * sum(1 for n in names if n == "schedule" or n.rsplit("_", 1)[0].endswith("schedule"))
         return [NODE_WIDTH, height]
+
+    def overlaps(self, gap: int = 20) -> list[str]:
+        """Pairs of nodes whose boxes (title bar of TITLE_HEIGHT above ``pos`` included) come closer than ``gap``."""
+        boxes = [(n, n.data["pos"][0], n.data["pos"][1] - TITLE_HEIGHT, n.data["pos"][0] + n.data["size"][0],
+                  n.data["pos"][1] + n.data["size"][1]) for n in self.nodes]
+        found = []
+        for i, (a, ax, ay, ax2, ay2) in enumerate(boxes):
+            for b, bx, by, bx2, by2 in boxes[i + 1:]:
+                if ax < bx2 + gap and bx < ax2 + gap and ay < by2 + gap and by < ay2 + gap:
+                    found.append(f"{a.data['type']} (node {a.id}) and {b.data['type']} (node {b.id})")
+        return found
 
     # --- nodes -----------------------------------------------------------------------------------------------
     def node(self, class_type: str, pos, title: str | None = None, **values) -> UINode:

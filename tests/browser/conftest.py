@@ -1,7 +1,10 @@
 """Browser tier: the real ComfyUI frontend in headless Debian Chromium, driven by Playwright.
 
-One ComfyUI server (stand-in models, Forgeline in custom_nodes) and one browser page per session. Chromium comes
-from ``scripts/setup_browser.sh`` (apt), never from ``playwright install``. Screenshots go to tests/artifacts/.
+One ComfyUI server (stand-in models, Forgeline in custom_nodes) per session, and one editor page per rendering mode:
+the classic canvas and Nodes 2.0 (Vue-rendered nodes, setting ``Comfy.VueNodes.Enabled``), so every editor test
+runs in both. The host decides the frontend (0.3.75 pins 1.32.9, 0.33.0 pins 1.49.6). Waits are on conditions in
+the page, never fixed sleeps. Chromium comes from ``scripts/setup_browser.sh`` (apt), never from ``playwright
+install``. Screenshots go to tests/artifacts/.
 """
 import os
 import shutil
@@ -46,8 +49,8 @@ def browser(tmp_path_factory):
 class EditorPage:
     """The editor page, with the console errors it logged (``errors``) since ``mark()``."""
 
-    def __init__(self, page, url):
-        self.page, self.url = page, url
+    def __init__(self, page, url, mode):
+        self.page, self.url, self.mode = page, url, mode
         self.console = []
         page.on("console", lambda msg: self.console.append((msg.type, msg.text)))
         page.on("pageerror", lambda exc: self.console.append(("pageerror", str(exc))))
@@ -61,23 +64,59 @@ class EditorPage:
     def js(self, code, arg=None):
         return self.page.evaluate(code, arg)
 
+    def settle(self, frames=3):
+        """Wait until the canvas view and the node elements stop moving for ``frames`` animation frames (after a
+        load or a fit-view), and every Forgeline panel has its first result."""
+        self.page.wait_for_function(SETTLED_JS, arg=frames, timeout=120_000, polling="raf")
+
     def screenshot(self, name):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        path = ARTIFACTS / f"{name}.png"
+        path = ARTIFACTS / f"{name}-{self.mode}.png"
         self.page.screenshot(path=str(path))
         return path
 
 
-@pytest.fixture(scope="session")
-def editor(browser, browser_server):
+# True once the view, the node boxes and the pack's panels have been unchanged for `frames` consecutive calls (the
+# page calls it once per animation frame), so a condition, not a sleep, ends a load.
+SETTLED_JS = """(frames) => {
+    const app = window.app, c = app?.canvas;
+    if (!app?.graph || !c) return false;
+    const boxes = [...document.querySelectorAll('[data-node-id]')].map(e => [e.offsetWidth, e.offsetHeight]);
+    const vue = app.extensionManager?.setting?.get?.('Comfy.VueNodes.Enabled') === true;
+    if (vue && boxes.length < app.graph.nodes.length) return false;
+    const pending = [...document.querySelectorAll('.forgeline-curve')].some(e => e.dataset.points === undefined)
+        || [...document.querySelectorAll('.forgeline-lint')].some(e => e.dataset.errors === undefined && e.isConnected
+            && !e.textContent);
+    const key = JSON.stringify([c.ds.scale, c.ds.offset, app.graph.nodes.map(n => [n.pos, n.size]), boxes, pending]);
+    const w = window.__flSettle ?? (window.__flSettle = {key: null, same: 0});
+    w.same = key === w.key && !pending ? w.same + 1 : 0;
+    w.key = key;
+    if (w.same >= frames) { window.__flSettle = null; return true; }
+    return false;
+}"""
+
+MODES = {"classic": False, "nodes2": True}
+
+
+@pytest.fixture(scope="session", params=list(MODES))
+def editor(request, browser, browser_server):
     import requests
 
-    # First-run template dialog off, so the canvas is visible (a per-user setting of this throwaway server).
+    mode = request.param
+    # First-run template dialog off, so the canvas is visible; Nodes 2.0 on or off (per-user settings of this
+    # throwaway server, read by the frontend when the page loads).
     requests.post(f"{browser_server.url}/settings/Comfy.TutorialCompleted", json=True, timeout=30)
-    page = browser.pages[0] if browser.pages else browser.new_page()
-    ed = EditorPage(page, browser_server.url)
+    requests.post(f"{browser_server.url}/settings/Comfy.VueNodes.Enabled", json=MODES[mode], timeout=30)
+    page = browser.new_page()
+    ed = EditorPage(page, browser_server.url, mode)
     page.goto(browser_server.url, wait_until="domcontentloaded", timeout=180_000)
     page.wait_for_function("() => window.app && window.app.graph && window.LiteGraph && "
-                           "window.app.extensionManager !== undefined", timeout=180_000)
-    page.wait_for_timeout(2000)
-    return ed
+                           "window.app.extensionManager !== undefined && "
+                           "'ForgelineKSampler' in LiteGraph.registered_node_types", timeout=180_000)
+    page.wait_for_function("(v) => window.app.extensionManager.setting?.get?.('Comfy.VueNodes.Enabled') === v",
+                           arg=MODES[mode], timeout=60_000)
+    ed.settle()
+    try:
+        yield ed
+    finally:
+        page.close()

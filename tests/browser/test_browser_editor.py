@@ -1,9 +1,11 @@
-"""The bundled workflows and the editor extension in the real ComfyUI frontend (headless Chromium).
+"""The bundled workflows and the editor extension in the real ComfyUI frontend (headless Chromium), in the classic
+canvas and with Nodes 2.0 on (the ``editor`` fixture runs each test in both).
 
-References: the frontend itself — its node registry (``LiteGraph.registered_node_types``) for missing nodes, its
-own UI→API conversion (``app.graphToPrompt``) for the API twins, its console for errors (compared with the
-baseline the stock frontend logs on this host for an empty workflow) — and ComfyUI's sigma rule (n steps →
-n + 1 sigmas) for the schedule preview.
+References: the frontend itself — its node registry (``LiteGraph.registered_node_types``) for missing nodes and
+each node definition's outputs for the slots a loaded node must have, its own UI→API conversion
+(``app.graphToPrompt``) for the API twins, its rendered node boxes for overlaps, its console for errors (compared
+with the baseline the stock frontend logs on this host for an empty workflow) — ComfyUI's sigma rule (n steps →
+n + 1 sigmas) for the schedule preview, and the LCM merge node's preset (4 steps) for a linked steps input.
 """
 import json
 import re
@@ -27,23 +29,24 @@ def normalise(message):
 
 
 def load(editor, name):
-    return editor.js("""async (url) => {
+    result = editor.js("""async (url) => {
         const res = await fetch(url);
         if (!res.ok) return {error: res.status};
         await window.app.loadGraphData(await res.json());
         try { await window.app.extensionManager.command.execute("Comfy.Canvas.FitView"); } catch (e) { /* older UI */ }
-        await new Promise(r => setTimeout(r, 800));  // let the fit-view animation finish
         const missing = window.app.graph.nodes
             .filter(n => !(n.type in LiteGraph.registered_node_types)).map(n => n.type);
         return {count: window.app.graph.nodes.length, missing};
     }""", f"/api/workflow_templates/forgeline/{quote(name)}.json")
+    editor.settle()  # the fit-view animation has ended and the extension's panels have their first result
+    return result
 
 
 @pytest.fixture(scope="module")
 def baseline(editor):
     """Console errors of the stock frontend on this host: page start-up plus loading an empty workflow."""
     editor.js("async (wf) => { await window.app.loadGraphData(wf); }", EMPTY)
-    editor.page.wait_for_timeout(1500)
+    editor.settle()
     return {normalise(e) for e in editor.errors()}
 
 
@@ -59,7 +62,6 @@ def test_template_route_lists_every_bundled_workflow(browser_server):
 def test_workflow_opens_with_no_missing_nodes_and_no_new_errors(editor, baseline, name):
     editor.mark()
     result = load(editor, name)
-    editor.page.wait_for_timeout(1500)
     editor.screenshot(f"workflow_{name}")
     assert result.get("missing") == [], result
     ui = json.loads((EXAMPLES / f"{name}.json").read_text())
@@ -78,18 +80,30 @@ def test_api_twin_equals_the_frontends_own_conversion(editor, name):
 
 
 def _text_area(editor, node_id, widget="text"):
-    """Zoom to 100 % on the node (DOM widgets hide when zoomed far out), tag the textarea of its text widget with
-    an id and return a CSS selector for it."""
-    editor.js("""([id, name]) => {
+    """Zoom to 100 % on the node (DOM widgets hide when zoomed far out), tag the textarea the user sees for its text
+    widget (the widget's element in the classic canvas, the Vue-rendered one with Nodes 2.0) and return a CSS
+    selector for it."""
+    editor.js("""([id]) => {
         const node = window.app.graph.getNodeById(id);
         const canvas = window.app.canvas;
         canvas.ds.scale = 1;
         canvas.centerOnNode(node);
         canvas.setDirty(true, true);
+    }""", [node_id])
+    editor.settle()
+    tag = f"fl-test-{node_id}-{widget}"
+    editor.page.wait_for_function("""([id, name, tag]) => {
+        const node = window.app.graph.getNodeById(id);
         const w = node.widgets.find(w => w.name === name);
-        (w.element ?? w.inputEl).id = `fl-test-${id}-${name}`;
-    }""", [node_id, widget])
-    return f"#fl-test-{node_id}-{widget}"
+        const own = w.element ?? w.inputEl;
+        const root = document.querySelector(`[data-node-id="${id}"]`);
+        const texts = node.widgets.filter(x => (x.element ?? x.inputEl) instanceof HTMLTextAreaElement);
+        const area = root ? [...root.querySelectorAll('textarea')][texts.indexOf(w)] : own;
+        if (!area || !area.getClientRects().length) return false;
+        area.dataset.flTest = tag;
+        return true;
+    }""", arg=[node_id, widget, tag], timeout=60_000)
+    return f"[data-fl-test='{tag}']"
 
 
 def _positive_node(editor):
@@ -104,12 +118,20 @@ def test_prompt_error_shows_an_inline_marker(editor):
     editor.page.fill(area, "a (red fox:1.2.3) BREAK [forest:city:0.5]")
     marker = editor.page.wait_for_selector(".forgeline-lint .forgeline-diag-error", timeout=20_000)
     assert marker.inner_text() == ":1.2.3)"
-    assert "forgeline-prompt-error" in editor.page.get_attribute(area, "class")
+    # the outline and its tooltip are on the textarea the user sees (in Nodes 2.0 the widget's element is hidden)
+    editor.page.wait_for_function("(sel) => document.querySelector(sel).classList.contains('forgeline-prompt-error')",
+                                  arg=area, timeout=20_000)
+    assert editor.js("(sel) => document.querySelector(sel).getClientRects().length > 0", area)
+    assert "not a number" in editor.page.get_attribute(area, "title")
+    outline = editor.js("(sel) => getComputedStyle(document.querySelector(sel)).outlineStyle", area)
+    assert outline == "solid"
     editor.screenshot("prompt_error_marker")
     editor.page.fill(area, "a (red fox:1.2) BREAK [forest:city:0.5]")
     editor.page.wait_for_function("() => !document.querySelector('.forgeline-lint .forgeline-diag-error')",
                                   timeout=20_000)
     assert editor.page.query_selector(".forgeline-lint .fl-break").inner_text() == "BREAK"
+    editor.page.wait_for_function(
+        "(sel) => !document.querySelector(sel).classList.contains('forgeline-prompt-error')", arg=area, timeout=20_000)
 
 
 def test_lora_autocomplete_offers_server_loras(editor, browser_server):
@@ -140,6 +162,51 @@ def test_sigma_preview_follows_the_steps_widget(editor):
     editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '8'", timeout=20_000)
 
 
+def test_sigma_preview_reads_the_linked_steps(editor):
+    # In the LCM workflow steps (and sampler/scheduler) come by link from the merge node's preset: 4 steps, so
+    # 5 sigmas, whatever the sampler's own steps widget says (20).
+    load(editor, "LCM-LoRA + style (4 steps)")
+    assert editor.js("() => window.app.graph.nodes.find(n => n.type === 'ForgelineKSampler')"
+                     ".widgets.find(w => w.name === 'steps').value") == 20
+    sel = ".forgeline-curve[data-forgeline-preview='sigmas']"
+    editor.page.wait_for_function(f"() => document.querySelector(\"{sel}\")?.dataset.points === '5'", timeout=20_000)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_workflow_nodes_do_not_overlap_and_slots_match_the_definitions(editor, name):
+    # Rendered boxes: the Vue node element with Nodes 2.0 (it grows to its content), pos/size plus the title bar in
+    # the classic canvas. Slots: each node's outputs are its definition's on this host (SaveImage gained an IMAGE
+    # output in 0.33), and every link a slot names exists, with both ends on real slots.
+    load(editor, name)
+    report = editor.js("""() => {
+        const g = window.app.graph, T = LiteGraph.NODE_TITLE_HEIGHT ?? 30;
+        const boxes = g.nodes.map(n => {
+            const el = document.querySelector(`[data-node-id="${n.id}"]`);
+            const [w, h] = el ? [el.offsetWidth, el.offsetHeight] : [n.size[0], n.size[1] + T];
+            return {id: n.id, type: n.type, x: n.pos[0], y: n.pos[1] - T, w, h};
+        });
+        const overlaps = [];
+        for (const a of boxes) for (const b of boxes) {
+            if (a.id < b.id && a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h)
+                overlaps.push(`${a.type}#${a.id} / ${b.type}#${b.id}`);
+        }
+        const linkOf = (id) => g.getLink?.(id) ?? g.links?.get?.(id) ?? g.links?.[id];
+        const bad = [];
+        for (const n of g.nodes) {
+            const def = LiteGraph.registered_node_types[n.type]?.nodeData;
+            if (def?.output) {
+                const want = def.output.map(t => Array.isArray(t) ? 'COMBO' : String(t));
+                const have = (n.outputs ?? []).map(o => String(o.type));
+                if (JSON.stringify(want) !== JSON.stringify(have)) bad.push(`${n.type}#${n.id} outputs ${have} != ${want}`);
+            }
+            for (const o of n.outputs ?? []) for (const id of o.links ?? []) if (!linkOf(id)) bad.push(`${n.type}#${n.id} link ${id}`);
+            for (const i of n.inputs ?? []) if (i.link != null && !linkOf(i.link)) bad.push(`${n.type}#${n.id} input ${i.name}`);
+        }
+        return {overlaps, bad};
+    }""")
+    assert report == {"overlaps": [], "bad": []}, report
+
+
 def test_lora_curve_preview_on_the_loader(editor):
     # Reference: cheald/sd-webui-loractl calculate_weight, schedule 0@0,1@0.5 over 20 steps in A1111 timing:
     # sampler step i sees x = max(i - 1, 0) / 18, weight = clamp(x / 0.5, 0, 1).
@@ -166,7 +233,6 @@ def test_queue_from_the_ui_shows_the_image(editor):
     editor.js("async () => { await window.app.queuePrompt(0, 1); }")
     editor.page.wait_for_function(
         "(id) => (window.app.nodeOutputs?.[String(id)]?.images?.length ?? 0) > 0", arg=save_id, timeout=600_000)
-    editor.page.wait_for_timeout(1000)
     editor.screenshot("queued_from_ui")
     image = editor.js("(id) => window.app.nodeOutputs[String(id)].images[0]", save_id)
     assert image["filename"].startswith("forgeline_a1111_prompt") and image["type"] == "output"
@@ -177,8 +243,9 @@ def test_extension_widgets_are_not_saved_and_core_nodes_untouched(editor, name):
     # Saving the loaded workflow gives back the file's widgets_values (the syntax panel and the previews are not
     # serialised), and a core CLIPTextEncode gets no Forgeline widget.
     load(editor, name)
-    editor.page.wait_for_timeout(800)
-    saved = editor.js("() => Object.fromEntries(window.app.graph.serialize().nodes.map(n => [n.id, n.widgets_values]))")
+    # (1.49.6 saves a node without widgets, e.g. VAEDecode, with no widgets_values where 1.32.9 saved [])
+    saved = editor.js("() => Object.fromEntries(window.app.graph.serialize().nodes"
+                      ".map(n => [n.id, n.widgets_values ?? []]))")
     ui = json.loads((EXAMPLES / f"{name}.json").read_text())
     assert {str(n["id"]): n["widgets_values"] for n in ui["nodes"]} == saved
     names = editor.js("() => { const n = LiteGraph.createNode('CLIPTextEncode'); return n.widgets.map(w => w.name); }")

@@ -61,3 +61,66 @@ def test_bad_override_and_bad_file_exit_1(comfy_server, tmp_path):
     junk.write_text("{not json")
     proc = run_cli(comfy_server, junk)
     assert proc.returncode == 1 and "not valid JSON" in proc.stderr
+
+
+def _lcm_preset_graph(sampler_node: str, prefix: str) -> dict:
+    """The LCM merge node's preset outputs (steps, cfg, sampler_name, scheduler) all linked into ``sampler_node``."""
+    from .graphs import txt2img
+
+    graph = txt2img(prefix=prefix)
+    graph["merge"] = {"class_type": "ForgelineLCMLoraMerge", "inputs": {
+        "model": ["ckpt", 0], "clip": ["ckpt", 1], "lcm_lora": "forgeline_sd15_lcm_lora.safetensors",
+        "style_lora": "None", "style_strength": 0.8, "lcm_strength": 1.0, "save_merged": False,
+        "filename_prefix": "checkpoints/unused"}}
+    inputs = graph["sample"]["inputs"]
+    inputs.update(model=["merge", 0], steps=["merge", 2], cfg=["merge", 3], sampler_name=["merge", 4],
+                  scheduler=["merge", 5])
+    graph["sample"]["class_type"] = sampler_node
+    if sampler_node == "ForgelineKSampler":
+        inputs.update(eta=1.0, s_noise=1.0, noise_source="comfy", ensd=0, img2img_steps="a1111")
+    return graph
+
+
+@pytest.mark.parametrize("sampler_node", ["KSampler", "ForgelineKSampler"])
+def test_lcm_preset_combo_outputs_link_into_sampler_combos(client, sampler_node):
+    # 0.3.75 typed a COMBO output by its options list (refused by V3 "COMBO" inputs such as ForgelineKSampler's),
+    # 0.33 types it "COMBO" (refused by V1 list-typed inputs such as KSampler's): the preset must pass both
+    result = client.run(_lcm_preset_graph(sampler_node, f"lcm_preset_{sampler_node}"))
+    assert result.status == "success", result.error
+    assert len(result.images()) == 1
+    steps = {m["data"]["max"] for m in result.messages if m["type"] == "progress" and m["data"].get("node") == "sample"}
+    assert steps == {4}, steps  # the preset's 4 steps came through the link
+
+
+def _graph_with_one_bad_output() -> dict:
+    """Two outputs; the second one's VAEDecode gets a MODEL where a VAE belongs, so validation drops it."""
+    from .graphs import txt2img
+
+    graph = txt2img(prefix="dropped_good")
+    graph["decode_bad"] = {"class_type": "VAEDecode", "inputs": {"samples": ["sample", 0], "vae": ["ckpt", 0]}}
+    graph["save_bad"] = {"class_type": "SaveImage", "inputs": {"images": ["decode_bad", 0],
+                                                               "filename_prefix": "dropped_bad"}}
+    return graph
+
+
+def test_client_raises_when_validation_drops_an_output(client):
+    from comfy_client import ComfyError, OutputsDroppedError
+
+    with pytest.raises(OutputsDroppedError) as exc:
+        client.submit(_graph_with_one_bad_output())
+    text = str(exc.value)
+    assert isinstance(exc.value, ComfyError)
+    assert "Output will be ignored" in text
+    line = next(ln for ln in text.splitlines() if "node decode_bad" in ln)
+    assert "(VAEDecode)" in line and "input 'vae'" in line and "mismatch" in line.lower()
+    assert "save_bad" in text  # the dropped output is named
+
+
+def test_cli_exits_1_when_validation_drops_an_output(comfy_server, tmp_path):
+    path = tmp_path / "one_bad_output.json"
+    path.write_text(json.dumps(_graph_with_one_bad_output()))
+    proc = run_cli(comfy_server, path, "--out", tmp_path)
+    assert proc.returncode == 1, proc.stderr
+    assert "Output will be ignored" in proc.stderr
+    assert any("node decode_bad (VAEDecode), input 'vae'" in ln for ln in proc.stderr.splitlines()), proc.stderr
+    assert not list(tmp_path.glob("*.png"))

@@ -17,12 +17,19 @@ def test_pack_nodes_in_object_info(client):
 
 
 def test_pack_logged_no_import_error(comfy_server):
-    log = comfy_server.log()
-    assert "Forgeline: " not in log or "failed" not in log, log[-3000:]
-    pack_lines = [line for line in log.splitlines() if "forgeline" in line.lower()]
-    bad = [line for line in pack_lines if re.search(r"IMPORT FAILED|Cannot import|Traceback|Error", line)]
-    assert not bad, bad
-    assert re.search(r"\d+\.\d+ seconds: .*forgeline\s*$", log, re.M), "pack not listed among loaded custom nodes"
+    # Only the pack's own reports count: the host's import errors (e.g. its audio nodes without torchaudio) name
+    # paths that may contain "forgeline" too when the checkout sits in custom_nodes/forgeline.
+    lines = comfy_server.log().splitlines()
+    pack = str(comfy_server.base / "custom_nodes" / "forgeline")
+    own_failures = [ln for ln in lines if "Forgeline: " in ln and "failed" in ln]  # nodes/__init__.py
+    assert not own_failures, own_failures
+    # ComfyUI's loader (nodes.py load_custom_node): "Cannot import <path> module ..." and the import-times table
+    loader = [ln for ln in lines if re.search(r"(Cannot import|Error while calling comfy_entrypoint in|Skip) "
+                                              + re.escape(pack) + r" module", ln)]
+    assert not loader, loader
+    timing = [ln for ln in lines if re.search(r"\d+\.\d+ seconds.*: " + re.escape(pack) + r"\s*$", ln)]
+    assert timing, "pack not listed among loaded custom nodes"
+    assert "IMPORT FAILED" not in timing[0], timing[0]
 
 
 def test_txt2img_through_pack_node_produces_png(client):
@@ -61,3 +68,39 @@ def test_validation_error_is_readable(client):
     with pytest.raises(ComfyError) as exc:
         client.submit(graph)
     assert "sampler_name" in str(exc.value) and "no_such_sampler" in str(exc.value)
+
+
+def _user_facing_strings(info: dict):
+    """(where, text) for every string a user reads in a node's schema: display name, description, category, input
+    and output names, display names and tooltips, and combo choices."""
+    yield "display_name", info.get("display_name")
+    yield "description", info.get("description")
+    yield "category", info.get("category")
+    for section in ("required", "optional"):
+        for name, spec in (info.get("input") or {}).get(section, {}).items():
+            yield f"input {name}", name
+            options = spec[1] if len(spec) > 1 and isinstance(spec[1], dict) else {}
+            for key in ("tooltip", "display_name", "placeholder"):
+                yield f"input {name} {key}", options.get(key)
+            choices = spec[0] if isinstance(spec[0], list) else options.get("options") or []
+            for choice in choices:
+                yield f"input {name} choice", choice
+    for key in ("output_name", "output_tooltips"):
+        for index, text in enumerate(info.get(key) or []):
+            yield f"{key}[{index}]", text
+
+
+def test_schema_strings_encode_in_cp1252(client):
+    # A Windows console (cp1252) prints these in logs and errors; the stock frontend shows them as tooltips.
+    bad = []
+    for node, info in client.object_info().items():
+        if not node.startswith("Forgeline"):
+            continue
+        for where, text in _user_facing_strings(info):
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("cp1252")
+            except UnicodeEncodeError as exc:
+                bad.append(f"{node} {where}: {text[max(0, exc.start - 20):exc.end + 20]!r}")
+    assert not bad, "\n".join(bad)

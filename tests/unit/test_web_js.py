@@ -41,3 +41,38 @@ def test_parses_as_an_es_module(path, tmp_path):
     module.write_text(path.read_text())
     proc = subprocess.run(["node", "--check", str(module)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_constant_outputs_mirror_the_lcm_preset():
+    # The previews show what a link from the LCM merge node carries (web/js/forgeline_common.js CONSTANT_OUTPUTS);
+    # the reference is the node's own preset (nodes/lcm_lora.py PRESET, read from the source: it needs no host).
+    import ast
+    import json
+
+    source = (WEB.parent / "nodes" / "lcm_lora.py").read_text()
+    preset = next(ast.literal_eval(n.value) for n in ast.parse(source).body
+                  if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == "PRESET")
+    js = (WEB / "js" / "forgeline_common.js").read_text()
+    body = re.search(r"ForgelineLCMLoraMerge:\s*(\{[^}]*\})", js).group(1)
+    mirrored = json.loads(re.sub(r"(\w+):", r'"\1":', body))
+    assert mirrored == {"steps": preset["steps"], "cfg": preset["cfg"], "sampler_name": preset["sampler"],
+                        "scheduler": preset["scheduler"]}
+
+
+def test_no_shared_document_listeners_or_appends():
+    # comfy-test's collision rules (PyPI comfy-test, reporting/js_lint.py): no document-level listeners, nothing
+    # appended into document.body/head; styles and popups live in the pack's own widget DOM.
+    for path in FILES:
+        text = path.read_text()
+        assert not re.search(r"document(\.\w+)*\.addEventListener", text), path.name
+        assert not re.search(r"document\.(body|head)\.(append|appendChild|prepend|insertBefore)", text), path.name
+        assert "setInterval" not in text, f"{path.name}: values come from change events, not polling"
+
+
+def test_registry_icon_exists_in_the_repository():
+    # pyproject [tool.comfy] Icon is a raw URL of this repository's main branch; its path must be a PNG here.
+    import tomllib
+
+    icon = tomllib.loads((WEB.parent / "pyproject.toml").read_text())["tool"]["comfy"]["Icon"]
+    path = WEB.parent / icon.split("/main/", 1)[1]
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", icon

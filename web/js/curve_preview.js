@@ -2,7 +2,9 @@
 // per-step weight curve of a loractl LoRA schedule. Values come from the pack's routes (/forgeline/sigmas,
 // /forgeline/lora_curve), i.e. from the same Python code that samples. DOM widgets only (Vue-node safe).
 import { app } from "../../../scripts/app.js";
-import { addPanelWidget, addStyle, debounce, findWidget, isForgelineNode, postJson, watchWidgets } from "./forgeline_common.js";
+import {
+  addPanelWidget, debounce, findWidget, isForgelineNode, isUnknown, postJson, watchWidgets,
+} from "./forgeline_common.js";
 
 /** Draw a polyline of values (one per step) with a caption; returns nothing. */
 export function drawCurve(container, values, caption, color) {
@@ -51,6 +53,15 @@ function attachPreview(node, kind, watched, request, describe, color) {
   let requestId = 0;
   const redraw = () => last && drawCurve(box, last.values, last.caption, color);
   const update = debounce(async (values) => {
+    const unknown = Object.keys(values).filter((k) => isUnknown(values[k]));
+    if (unknown.length) {
+      // linked to a node whose output is only known when the workflow runs
+      last = { values: [], caption: `${unknown.join(", ")} linked: known when the workflow runs` };
+      box.dataset.points = "0";
+      box.dataset.values = "[]";
+      redraw();
+      return;
+    }
     const body = request(values);
     if (!body) return;
     const id = ++requestId;
@@ -78,7 +89,6 @@ app.registerExtension({
       const r = created?.apply(this, arguments);
       const node = this;
       if (findWidget(node, "scheduler") && findWidget(node, "steps")) {
-        addStyle();
         const watched = ["scheduler", "steps", ...(findWidget(node, "denoise") ? ["denoise"] : [])];
         attachPreview(node, "sigmas", watched,
           (v) => ({ scheduler: v.scheduler, steps: v.steps, denoise: v.denoise ?? 1.0 }),
@@ -89,7 +99,6 @@ app.registerExtension({
       }
       for (const w of [...(node.widgets ?? [])]) {
         if (!/(^|_)schedule(_\d+)?$/.test(w.name) || typeof w.value !== "string") continue;
-        addStyle();
         const watched = [w.name, ...["steps", "mode"].filter((n) => findWidget(node, n))];
         attachPreview(node, "lora_curve", watched,
           (v) => (String(v[w.name] ?? "").trim()

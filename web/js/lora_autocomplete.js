@@ -1,9 +1,11 @@
-// Forgeline: "<lora:" autocomplete in prompt text boxes, from the server's LoRA list (GET /models/loras).
-// Listens on the document, so it works for textareas drawn by the classic canvas and by Vue nodes alike; it only
-// acts while the text before the caret is an unfinished <lora:…/<lyco:…/<loractl:… tag.
+// Forgeline: "<lora:" autocomplete in the pack's prompt text boxes, from the server's LoRA list (GET /models/loras).
+// Listens on the prompt textareas themselves (the widget's element in the classic canvas; the Vue-rendered one with
+// Nodes 2.0 on, found when its value changes), never on the shared document; the list is a popover kept inside the
+// prompt's own syntax panel. It only acts while the text before the caret is an unfinished <lora:/<lyco:/<loractl:
+// tag.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
-import { addStyle } from "./forgeline_common.js";
+import { findWidget, isForgelineNode, multilineStringInputs, onWidgetValue, visibleTextAreas } from "./forgeline_common.js";
 
 const TAG_BEFORE_CARET = /<(lora|lyco|loractl):([^:>\s]*)$/;
 let names = [];
@@ -34,9 +36,10 @@ export function tagName(file) {
 }
 
 let popup = null;
-let state = null; // { textarea, start, items, active }
+let state = null; // { textarea, host, start, items, active }
 
 function close() {
+  if (popup?.matches?.(":popover-open")) popup.hidePopover();
   popup?.remove();
   popup = null;
   state = null;
@@ -59,9 +62,11 @@ function accept(index) {
 
 function render() {
   if (!state) return;
+  if (popup && popup.parentElement !== state.host) close();
   if (!popup) {
     popup = document.createElement("div");
     popup.className = "forgeline-autocomplete";
+    popup.setAttribute("popover", "manual"); // drawn in the top layer, above the canvas transform
     popup.addEventListener("mousedown", (e) => {
       const row = e.target.closest("[data-index]");
       if (row) {
@@ -69,7 +74,7 @@ function render() {
         accept(Number(row.dataset.index));
       }
     });
-    document.body.appendChild(popup);
+    state.host.append(popup);
   }
   popup.innerHTML = state.items.map((n, i) =>
     `<div data-index="${i}" class="${i === state.active ? "active" : ""}"></div>`).join("");
@@ -77,13 +82,13 @@ function render() {
   const rect = state.textarea.getBoundingClientRect();
   popup.style.left = `${rect.left}px`;
   popup.style.top = `${Math.min(rect.bottom + 2, window.innerHeight - 60)}px`;
+  if (popup.showPopover && !popup.matches(":popover-open")) popup.showPopover();
 }
 
 let inputSeq = 0;
 
-async function onInput(event) {
-  const textarea = event.target;
-  if (!(textarea instanceof HTMLTextAreaElement)) return;
+async function onInput(textarea, host) {
+  if (!(textarea instanceof HTMLTextAreaElement) || !host) return;
   const seq = ++inputSeq;
   if (!TAG_BEFORE_CARET.test(textarea.value.slice(0, textarea.selectionStart))) {
     if (state?.textarea === textarea) close();
@@ -101,8 +106,7 @@ async function onInput(event) {
     close();
     return;
   }
-  addStyle();
-  state = { textarea, start: before.length - m[2].length, items, active: 0 };
+  state = { textarea, host, start: before.length - m[2].length, items, active: 0 };
   render();
 }
 
@@ -123,11 +127,44 @@ function onKeyDown(event) {
   event.stopPropagation();
 }
 
+const bound = new WeakSet();
+
+/** Listen on `textarea` (a prompt box of `node`'s `inputName`); the popup lives in that prompt's syntax panel. */
+function bind(node, inputName, textarea) {
+  if (!(textarea instanceof HTMLTextAreaElement) || bound.has(textarea)) return;
+  bound.add(textarea);
+  const host = () => findWidget(node, `${inputName}_syntax`)?.element ?? textarea.parentElement;
+  textarea.addEventListener("input", () => onInput(textarea, host()));
+  textarea.addEventListener("keydown", onKeyDown);
+  textarea.addEventListener("focusout", () => { if (state?.textarea === textarea) setTimeout(close, 150); });
+}
+
+function attach(node, inputName) {
+  const widget = findWidget(node, inputName);
+  if (!widget) return;
+  bind(node, inputName, widget.element ?? widget.inputEl);
+  // With Nodes 2.0 the box is a Vue textarea created later: take it when the user types in it (its edits set the
+  // widget's value), and handle that first keystroke here.
+  onWidgetValue(widget, () => {
+    const active = document.activeElement;
+    if (!(active instanceof HTMLTextAreaElement) || bound.has(active)) return;
+    if (!visibleTextAreas(node, widget).includes(active)) return;
+    bind(node, inputName, active);
+    onInput(active, findWidget(node, `${inputName}_syntax`)?.element ?? active.parentElement);
+  });
+}
+
 app.registerExtension({
   name: "forgeline.loraAutocomplete",
-  setup() {
-    document.addEventListener("input", onInput, true);
-    document.addEventListener("keydown", onKeyDown, true);
-    document.addEventListener("focusout", (e) => { if (state && e.target === state.textarea) setTimeout(close, 150); }, true);
+  async beforeRegisterNodeDef(nodeType, nodeData) {
+    if (!isForgelineNode(nodeData)) return;
+    const inputs = multilineStringInputs(nodeData);
+    if (!inputs.length) return;
+    const created = nodeType.prototype.onNodeCreated;
+    nodeType.prototype.onNodeCreated = function () {
+      const r = created?.apply(this, arguments);
+      for (const name of inputs) attach(this, name);
+      return r;
+    };
   },
 });

@@ -2,7 +2,8 @@
 // The rules are the pack's Python parsers (POST /forgeline/parse), so the editor shows exactly what sampling will do.
 import { app } from "../../../scripts/app.js";
 import {
-  addPanelWidget, addStyle, debounce, findWidget, isForgelineNode, multilineStringInputs, postJson, watchWidgets,
+  addPanelWidget, debounce, findWidget, isForgelineNode, multilineStringInputs, postJson, visibleTextAreas,
+  watchWidgets,
 } from "./forgeline_common.js";
 
 function escapeHtml(text) {
@@ -62,18 +63,28 @@ function attachLint(node, inputName) {
       return;
     }
     panel.innerHTML = renderLint(text ?? "", result);
-    const hasError = result.diagnostics.some((d) => d.severity === "error");
-    panel.dataset.errors = String(result.diagnostics.filter((d) => d.severity === "error").length);
-    const element = textWidget.element ?? textWidget.inputEl;
-    if (element?.classList) {
-      element.classList.toggle("forgeline-prompt-error", hasError);
-      element.title = hasError ? result.diagnostics.find((d) => d.severity === "error").message : "";
-    }
+    const errors = result.diagnostics.filter((d) => d.severity === "error");
+    panel.dataset.errors = String(errors.length);
+    markTextAreas(errors.length ? errors[0].message : "");
   }, 200);
+  // The red outline and tooltip go on the textarea the user sees: the widget's element in the classic canvas, the
+  // Vue-rendered one with Nodes 2.0 on (the widget's element is hidden there).
+  const marked = new Set();
+  const markTextAreas = (message) => {
+    const now = new Set(visibleTextAreas(node, textWidget));
+    for (const el of new Set([...marked, ...now])) {
+      const on = Boolean(message) && now.has(el);
+      el.classList.toggle("forgeline-prompt-error", on);
+      if (on) el.title = message;
+      else if (marked.has(el)) el.removeAttribute("title");
+      if (on) marked.add(el);
+      else marked.delete(el);
+    }
+  };
   // steps: prompt-editing numbers; negative: A1111 encodes the negative prompt as one text (no AND split).
   const names = [inputName, ...["steps", "negative"].filter((n) => findWidget(node, n))];
   const check = watchWidgets(node, names, (v) => update(v[inputName], v.steps, v.negative));
-  // Typing fires the check at once instead of waiting for the next poll.
+  // Typing in the classic canvas edits the element (the widget's value is read from it): check at once.
   (textWidget.element ?? textWidget.inputEl)?.addEventListener?.("input", () => setTimeout(check, 0));
 }
 
@@ -83,7 +94,6 @@ app.registerExtension({
     if (!isForgelineNode(nodeData)) return;
     const inputs = multilineStringInputs(nodeData);
     if (!inputs.length) return;
-    addStyle();
     const created = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const r = created?.apply(this, arguments);
