@@ -41,7 +41,6 @@ from ..samplers import refiner_switch_step_by_steps, refiner_switch_step_by_time
 from . import sampling_hooks
 from .sampling import full_schedule, sample_a1111, sampling_input_error
 from .passes import PassProgress, mark_pass
-from ..samplers.sampling_context import SECOND_ORDER_FUNCTIONS
 
 SWITCH_BY = ("timestep", "steps")
 
@@ -61,8 +60,7 @@ def refiner_input_error(switch_at=None, switch_by=None, refiner_cfg=None) -> str
 def switch_step(model, sigmas, steps, switch_at, switch_by="timestep", sampler_name=""):
     """The step where the refiner takes over (``steps`` = never), by A1111's rule."""
     if switch_by == "steps":
-        second_order = f"sample_{sampler_name}" in SECOND_ORDER_FUNCTIONS
-        return refiner_switch_step_by_steps(steps, switch_at, second_order)
+        return refiner_switch_step_by_steps(steps, switch_at)
     table = model.get_model_object("model_sampling").sigmas
     return refiner_switch_step_by_timestep(sigmas, table, switch_at)
 

@@ -17,17 +17,20 @@ import math
 import torch
 
 
-def refiner_switch_step_by_steps(steps, switch_at, second_order=False):
-    """First step ``k`` whose model-call counter ``c`` reaches ``c / total_steps >= switch_at`` (``n`` if none)."""
+def refiner_switch_step_by_steps(steps, switch_at):
+    """First step boundary ``k`` at or after A1111's switching call: ``k = ⌈steps · switch_at⌉`` (``n`` if none).
+
+    A1111 switches at the first model call ``c`` with ``c / total >= switch_at``. A first-order sampler makes one call
+    per step (``total = steps``), so ``k = ⌈steps·s⌉``; a second-order one two (``total = 2·steps``), so
+    ``c = ⌈2·steps·s⌉`` and rounding a mid-step switch up to the next boundary gives ``⌈c / 2⌉ = ⌈steps·s⌉`` again:
+    the sampler's order does not change the step-boundary switch."""
     steps = int(steps)
     switch_at = _check_switch(switch_at)
     if steps < 1:
         raise ValueError(f"steps={steps} must be at least 1")
-    calls_per_step = 2 if second_order else 1
-    total = steps * calls_per_step
-    for call in range(total):
-        if call / total >= switch_at:
-            return min(-(-call // calls_per_step), steps)
+    for call in range(steps):
+        if call / steps >= switch_at:
+            return call
     return steps
 
 

@@ -9,16 +9,26 @@ import torch
 from forgeline.samplers import refiner_switch_step_by_steps, refiner_switch_step_by_timestep
 
 
-@pytest.mark.parametrize("steps,switch,second_order,k", [
-    (25, 0.8, False, 20),   # the official SDXL example's 20/25 split (ComfyUI_examples sdxl_simple_example)
-    (10, 1.0, False, 10),   # never reached: no refiner
-    (10, 0.05, False, 1),   # call 0 has ratio 0
-    (3, 0.34, False, 2),    # 1/3 < 0.34 ≤ 2/3
-    (20, 0.5, True, 10),    # call 20 of 40
-    (5, 0.5, True, 3),      # call 5 of 10 is step 2's second call → next step boundary
+@pytest.mark.parametrize("steps,switch,k", [
+    (25, 0.8, 20),   # the official SDXL example's 20/25 split (ComfyUI_examples sdxl_simple_example)
+    (10, 1.0, 10),   # never reached: no refiner
+    (10, 0.05, 1),   # call 0 has ratio 0
+    (3, 0.34, 2),    # 1/3 < 0.34 <= 2/3
+    (20, 0.5, 10),   # second-order: call 20 of 40 starts step 10
+    (5, 0.5, 3),     # second-order: call 5 of 10 is step 2's second call -> next step boundary, 3
 ])
-def test_switch_by_sampling_steps(steps, switch, second_order, k):
-    assert refiner_switch_step_by_steps(steps, switch, second_order) == k
+def test_switch_by_sampling_steps(steps, switch, k):
+    assert refiner_switch_step_by_steps(steps, switch) == k
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 5, 7, 20, 25])
+@pytest.mark.parametrize("switch", [0.05, 0.2, 0.3333, 0.5, 0.66, 0.8, 0.95, 1.0])
+def test_second_order_counter_rounds_to_the_same_boundary(steps, switch):
+    """A1111's second-order counter (2 calls per step, total 2·steps), its first switching call rounded up to a step
+    boundary, gives the same k: the reason the rule needs no sampler-order flag."""
+    calls = [c for c in range(2 * steps) if c / (2 * steps) >= switch]
+    expected = min(-(-calls[0] // 2), steps) if calls else steps
+    assert refiner_switch_step_by_steps(steps, switch) == expected
 
 
 def test_switch_by_timestep_on_a_synthetic_table():
