@@ -482,3 +482,34 @@ def test_peft_wrapped_lycoris_lokr_maps(tmp_path):
     loaded = load_lora(tmp_path / "peft_lokr.safetensors", t)
     assert list(loaded.by_target) == [TO_Q] and not loaded.report.unmatched
     assert loaded.report.formats == ["lycoris-lokr(peft)"]
+
+
+# Literal attn-processor names (diffusers ``LoRAAttnProcessor`` state dicts, e.g. train_text_to_image_lora.py output
+# before diffusers 0.20), written by hand here rather than by a fixture writer that uses the key map under test.
+@pytest.mark.parametrize("module,canonical", [
+    ("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_out",
+     "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_out.0"),
+    ("unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor.to_q",
+     "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.to_q"),
+    ("unet.mid_block.attentions.0.transformer_blocks.0.attn2.to_out.0",
+     "unet.mid_block.attentions.0.transformer_blocks.0.attn2.to_out.0"),
+])
+def test_canonical_diffusers_module_names(module, canonical):
+    from forgeline.lora.formats.diffusers import canonical_diffusers_module
+    assert canonical_diffusers_module(module) == canonical
+
+
+def test_old_attn_processor_file_targets_to_out(tmp_path):
+    t = tiny_sd15_targets()
+    out_features, in_features = t[TO_OUT][:2]
+    g = torch.Generator().manual_seed(3)
+    prefix = "unet.down_blocks.0.attentions.0.transformer_blocks.0.attn1.processor"
+    tensors = {f"{prefix}.to_out_lora.up.weight": torch.randn(out_features, 4, generator=g),
+               f"{prefix}.to_out_lora.down.weight": torch.randn(4, in_features, generator=g),
+               f"{prefix}.to_q_lora.up.weight": torch.randn(t[TO_Q][0], 4, generator=g),
+               f"{prefix}.to_q_lora.down.weight": torch.randn(4, t[TO_Q][1], generator=g)}
+    path = tmp_path / "old_processor.safetensors"
+    save_file(tensors, str(path))
+    loaded = load_lora(path, t)
+    assert set(loaded.by_target) == {TO_OUT, TO_Q}, loaded.report.summary()
+    assert not loaded.report.unmatched
