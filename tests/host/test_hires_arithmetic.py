@@ -1,12 +1,12 @@
 """A1111 HiRes-fix step and size arithmetic against values derived by hand from A1111 1.10 ``processing.py``
-(``calculate_target_resolution``) and ``sd_samplers_common.setup_img2img_steps`` (pure: needs no ComfyUI)."""
+(``calculate_target_resolution``) and ``sd_samplers_common.setup_img2img_steps``; the window against ComfyUI's own
+``BasicScheduler``."""
 import pytest
 import torch
 
 from forgeline.samplers import (
     hires_pass_steps, hires_schedule_length, hires_sigma_start, hires_target_size,
 )
-from forgeline.schedulers import ksampler_denoise_sigmas
 
 
 @pytest.mark.parametrize("first,hires,expected", [(20, 0, 20), (20, 10, 10), (4, 7, 7), (1, 0, 1)])
@@ -29,12 +29,29 @@ def test_schedule_length_is_a1111_setup_img2img_steps(steps, denoise, total):
 
 @pytest.mark.parametrize("steps", [1, 4, 14, 20, 33])
 @pytest.mark.parametrize("denoise", [0.05, 0.3, 0.45, 0.5, 0.7, 0.99])
-def test_window_equals_comfy_ksampler_rule_below_0999(steps, denoise):
-    # ComfyUI KSampler: calc(int(steps/denoise))[-(steps+1):]; calc(n) here labels level i with i.
-    ref = ksampler_denoise_sigmas(lambda n: torch.arange(n + 1), steps, denoise)
+def test_window_equals_comfy_basic_scheduler_below_0999(sd15_sampling, steps, denoise):
+    """The hires window (A1111 ``setup_img2img_steps`` length, its last ``steps`` levels) equals ComfyUI's own
+    ``BasicScheduler`` at that denoise (comfy_extras/nodes_custom_sampler.py), run on a real SD1.5 model."""
+    import comfy.samplers
+    from comfy_extras import nodes_custom_sampler as ncs
+
+    basic = ncs.BasicScheduler.execute(sd15_sampling, "normal", steps, denoise)
+    ref = basic[0] if isinstance(basic, tuple) else basic.result[0]
     total = hires_schedule_length(steps, denoise)
     assert total == int(steps / denoise)
-    assert ref.tolist() == list(range(hires_sigma_start(total, steps), total + 1))
+    full = comfy.samplers.calculate_sigmas(sd15_sampling.get_model_object("model_sampling"), "normal", total)
+    assert torch.equal(full[hires_sigma_start(total, steps):].cpu(), ref.cpu())
+
+
+@pytest.fixture(scope="module")
+def sd15_sampling():
+    import comfy.sd
+    from forgeline.scripts.comfy_server import MODELS_CACHE
+    from forgeline.tests.fixtures.models import ensure_checkpoint
+
+    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
+    model, _, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=False)
+    return model
 
 
 @pytest.mark.parametrize("bad", [
