@@ -25,6 +25,62 @@ def test_lora_workflows_make_images(client, graph):
     assert images
 
 
+def _pixels(client, graph):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    image = _images(client.run(graph))[0]
+    return np.asarray(Image.open(io.BytesIO(client.view(image))).convert("RGB"), dtype=np.int16)
+
+
+def _native_lora(graph, lora, strength_model, strength_clip, node_id="native_lora", model=("ckpt", 0),
+                 clip=("ckpt", 1)):
+    """ComfyUI's own LoraLoader inserted like ForgelineLoraLoader (the reference for a constant strength)."""
+    graph[node_id] = {"class_type": "LoraLoader", "inputs": {"model": list(model), "clip": list(clip),
+                                                               "lora_name": lora, "strength_model": strength_model,
+                                                               "strength_clip": strength_clip}}
+    return graph
+
+
+def test_static_scheduled_and_tag_loras_equal_their_references(client):
+    """References: ComfyUI's LoraLoader at the same strengths (ComfyUI merges kohya LoRA as W + s·up·down·alpha/r,
+    the same formula), and a schedule of constant keyframes equal to the constant strength."""
+    base = _pixels(client, txt2img(seed=31, prefix="ref_base"))
+    static = _pixels(client, lora_txt2img(lora="forgeline_sd15_kohya.safetensors", strength_model=0.8,
+                                          strength_clip=0.8, seed=31, prefix="ref_static"))
+    native = txt2img(seed=31, prefix="ref_native")
+    _native_lora(native, "forgeline_sd15_kohya.safetensors", 0.8, 0.8)
+    native["sample"]["inputs"]["model"] = ["native_lora", 0]
+    native["pos"]["inputs"]["clip"] = ["native_lora", 1]
+    native["neg"]["inputs"]["clip"] = ["native_lora", 1]
+    native = _pixels(client, native)
+    keyframes = _pixels(client, lora_txt2img(lora="forgeline_sd15_kohya.safetensors", schedule="0.8@0,0.8@1",
+                                             strength_clip=0.8, seed=31, prefix="ref_keyframes"))
+    tag = _pixels(client, prompt_tag_txt2img(positive="a photo of a cat <lora:forgeline_sd15_kohya:0.8>", seed=31,
+                                             prefix="ref_tag"))
+    assert abs(static - base).max() > 8                         # the LoRA changes the image
+    assert abs(static - native).max() <= 2                      # = ComfyUI's own LoraLoader
+    assert abs(keyframes - static).max() <= 2                   # constant keyframes = constant strength
+    assert abs(tag - static).max() <= 2                         # <lora:name:0.8> = loader at 0.8 / 0.8
+
+
+def test_lcm_merge_equals_the_native_lcm_graph(client):
+    """ComfyUI's own LCM graph: LoraLoader(LCM, 1.0) -> LoraLoader(style, 0.8) -> ModelSamplingDiscrete(lcm) ->
+    KSampler lcm / sgm_uniform / 4 steps / cfg 1 (the LCM-LoRA report's preset)."""
+    ours = _pixels(client, lcm_txt2img(seed=32, prefix="lcm_ours"))
+    native = txt2img(seed=32, steps=4, cfg=1.0, sampler="lcm", scheduler="sgm_uniform", prefix="lcm_native")
+    _native_lora(native, "forgeline_sd15_lcm_lora.safetensors", 1.0, 1.0, "l1")
+    _native_lora(native, "forgeline_sd15_style_r16.safetensors", 0.8, 0.8, "l2", model=("l1", 0), clip=("l1", 1))
+    native["msd"] = {"class_type": "ModelSamplingDiscrete", "inputs": {"model": ["l2", 0], "sampling": "lcm",
+                                                                      "zsnr": False}}
+    native["sample"]["inputs"]["model"] = ["msd", 0]
+    native["pos"]["inputs"]["clip"] = ["l2", 1]
+    native["neg"]["inputs"]["clip"] = ["l2", 1]
+    assert abs(ours - _pixels(client, native)).max() <= 2
+
+
 def _error_text(client, graph):
     try:
         result = client.run(graph)
