@@ -2,18 +2,9 @@
 
 Every module in this package is imported; the classes in its ``NODES`` list become entries of
 ``NODE_CLASS_MAPPINGS`` keyed by their schema ``node_id`` (all prefixed ``Forgeline``). Modules may also define
-``def ondef _register_host_hooks() -> None:
-    from ..host import dropdowns, routes
-    for hook in (dropdowns.on_load, routes.on_load):
-        try:
-            hook()
-        except Exception as exc:
-            log.error("Forgeline: %s failed: %s: %s", hook.__module__, type(exc).__name__, exc)
-
-
-_load()
-_register_host_hooks() -> None`` (run once after import, e.g. the dropdown registration in ``dropdowns.py``).
-A module that fails to import is reported once with its name and the error, and the rest of the pack still loads.
+``def on_load() -> None`` (run once after import). The host hooks (dropdown registration, web routes) run
+once after every module is loaded. A module that fails to import is reported once with its name and the error,
+and the rest of the pack still loads.
 """
 from __future__ import annotations
 

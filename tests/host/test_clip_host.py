@@ -6,27 +6,12 @@ contract is checked here: the option is set while the encoder runs).
 
 Reference: the host's own ``encode_from_tokens`` on the same (LoRA-patched) CLIP. For a plain prompt (no weights,
 one chunk) A1111's encoding equals ComfyUI's: same ids, Original emphasis with all weights 1 is the identity."""
-import pytest
 import torch
 
-import comfy.sd
 
 from forgeline.host import clip as host_clip
 from forgeline.host import lora_apply as ll
 from forgeline.nodes import prompt_encode as pe
-
-
-@pytest.fixture(scope="module")
-def sd15():
-    import folder_paths
-    from forgeline.scripts.comfy_server import MODELS_CACHE
-    from forgeline.tests.fixtures.fixture_loras import ensure_loras
-    from forgeline.tests.fixtures.models import ensure_checkpoint
-
-    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
-    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
-    model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
-    return model, clip
 
 
 def _stock(clip, text):

@@ -21,19 +21,6 @@ FORMATS = ["kohya", "kohya_tucker", "diffusers", "diffusers_old", "peft", "peft_
            "loha", "lokr", "lokr_full", "ia3", "ia3_in", "dora", "dora_in", "diff"]
 
 
-@pytest.fixture(scope="module")
-def sd15():
-    import folder_paths
-    from forgeline.scripts.comfy_server import MODELS_CACHE
-    from forgeline.tests.fixtures.fixture_loras import ensure_loras
-    from forgeline.tests.fixtures.models import ensure_checkpoint
-
-    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
-    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
-    model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
-    return model, clip
-
-
 # -- float64 re-derivation of the published formulas (kohya networks/lora.py, LyCORIS modules, PEFT dora.py) ----
 def _cp(t, wb, wa):
     return torch.einsum("ijhw,jr,ip->prhw", t, wb, wa)
