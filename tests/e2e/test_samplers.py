@@ -92,3 +92,25 @@ def test_interrupt_stops_within_a_step_and_server_recovers(client):
     assert fired.is_set() and max(seen) <= 4, seen  # stopped at the next step check, far from 200
     after = client.run(a1111_ksampler(seed=6, steps=2, prefix="after_interrupt"))
     assert after.status == "success", after.error
+
+
+# NVIDIA's published SDXL AYS levels at 10 steps, log-linear interpolation as ComfyUI's AlignYourStepsScheduler
+# (the same table tests/host/test_dropdowns.py checks); SD1 at 10 steps for the SD1.5 checkpoint.
+AYS_SDXL_10 = [14.6146412293, 6.3184485287, 3.7681790315, 2.1811480769, 1.3405244945, 0.8620721141, 0.5550693289,
+               0.3798540708, 0.2332364134, 0.1114188177, 0.0]
+
+
+def test_sigma_preview_route_picks_the_ays_table_of_the_checkpoint(client):
+    import requests
+
+    def sigmas(**body):
+        r = requests.post(client.base_url + "/forgeline/sigmas", json={"scheduler": "forgeline_ays", "steps": 10,
+                                                                        **body}, timeout=60)
+        return r.status_code, r.json()
+
+    code, sdxl = sigmas(ckpt_name="forgeline_random_sdxl_standin.safetensors")
+    assert code == 200 and sdxl["sigmas"] == pytest.approx(AYS_SDXL_10, rel=1e-6, abs=1e-6)
+    code, sd1 = sigmas(ckpt_name="forgeline_random_sd15_standin.safetensors")
+    assert code == 200 and sd1["sigmas"][1] != pytest.approx(AYS_SDXL_10[1], rel=1e-3)
+    code, bad = sigmas(ckpt_name="../../etc/passwd")
+    assert code == 400 and "ckpt_name" in bad["error"]

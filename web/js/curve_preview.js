@@ -3,7 +3,7 @@
 // /forgeline/lora_curve), i.e. from the same Python code that samples. DOM widgets only (Vue-node safe).
 import { app } from "../../../scripts/app.js";
 import {
-  addPanelWidget, debounce, findWidget, isForgelineNode, isUnknown, postJson, watchWidgets,
+  addPanelWidget, debounce, findWidget, isForgelineNode, isUnknown, postJson, upstreamCheckpoint, watchWidgets,
 } from "./forgeline_common.js";
 
 /** Draw a polyline of values (one per step) with a caption; returns nothing. */
@@ -91,7 +91,11 @@ app.registerExtension({
       if (findWidget(node, "scheduler") && findWidget(node, "steps")) {
         const watched = ["scheduler", "steps", ...(findWidget(node, "denoise") ? ["denoise"] : [])];
         attachPreview(node, "sigmas", watched,
-          (v) => ({ scheduler: v.scheduler, steps: v.steps, denoise: v.denoise ?? 1.0 }),
+          (v) => {
+            const body = { scheduler: v.scheduler, steps: v.steps, denoise: v.denoise ?? 1.0 };
+            const ckpt = String(v.scheduler).startsWith("forgeline_ays") ? upstreamCheckpoint(node) : null;
+            return ckpt ? { ...body, ckpt_name: ckpt } : body;
+          },
           (res) => ({
             values: res.sigmas,
             caption: `σ ${res.scheduler}, ${res.steps} steps: ${fmt(res.sigmas[0])} → ${fmt(res.sigmas.at(-1))}`,

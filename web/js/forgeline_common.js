@@ -88,6 +88,21 @@ export function inputValue(node, name, depth = 0) {
   return widget ? widget.value : UNKNOWN;
 }
 
+/**
+ * The checkpoint a node samples from: follows its `model` input upstream (through any node that passes a `model`
+ * on) to a node with a `ckpt_name` widget; null when there is none. The sigma preview sends it so the server picks
+ * the Align Your Steps table of that checkpoint's family (SD1 or SDXL).
+ */
+export function upstreamCheckpoint(node, depth = 0) {
+  if (!node || depth > 16) return null;
+  const ckpt = findWidget(node, "ckpt_name");
+  if (ckpt && typeof ckpt.value === "string") return ckpt.value;
+  const slot = node.inputs?.find((i) => i.name === "model" || i.name === "base_model");
+  const link = graphLink(node.graph, slot?.link);
+  if (!link) return null;
+  return upstreamCheckpoint(node.graph.getNodeById?.(link.origin_id), depth + 1);
+}
+
 export function isUnknown(value) {
   return value === UNKNOWN;
 }
