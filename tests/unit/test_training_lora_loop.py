@@ -175,3 +175,15 @@ def test_interrupt_propagates():
     with pytest.raises(KeyboardInterrupt):
         train_loop(net, lambda s, g: (net.w ** 2).sum(), steps=5, check_interrupt=check)
     assert len(calls) == 3
+
+
+def test_loss_curve_image_draws_the_losses():
+    from forgeline.training.loss_curve import loss_curve_image
+
+    img = loss_curve_image([1.0, 0.5, 0.25], width=64, height=32, margin=2)
+    assert img.shape == (1, 32, 64, 3) and img.dtype.name == "float32"
+    blue = (img[0, :, :, 2] > 0.8) & (img[0, :, :, 0] < 0.2)
+    # first loss (the max) at the top-left of the plot area, last (the min) at the bottom-right
+    assert blue[2, 2] and blue[29, 61]
+    assert loss_curve_image([], 16, 16).shape == (1, 16, 16, 3)
+    assert loss_curve_image([float("nan"), 2.0], 16, 16).shape == (1, 16, 16, 3)
