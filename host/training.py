@@ -16,7 +16,9 @@ What ComfyUI provides and how it is used (ComfyUI ``comfy/model_base.py``, ``com
   ...)`` with the image's own size, so SDXL gets its ``y`` (pooled output + size embedding) exactly as at sampling;
   per batch the conds are processed and concatenated with the COND objects' own ``process_cond`` / ``concat``;
 - the LoRA factors are fp32 parameters on the load device, applied as forward hooks on the target layers (the base
-  weights are never written and their ``requires_grad`` flags are restored); autocast is not used;
+  weights are never written and their ``requires_grad`` flags are restored); autocast is not used. Weights that
+  are inference tensors (ComfyUI loads checkpoints under ``torch.inference_mode``) are first swapped for equal
+  normal tensors (``autograd_ready``) so autograd can save them;
 - output: the saved kohya state dict applied to a clone with ``comfy.sd.load_lora_for_models`` (what LoraLoader
   does); the file goes to the first ``loras`` folder of ``folder_paths``;
 - progress: ``comfy.utils.ProgressBar`` and, where the host has it, ``PromptServer.send_progress_text`` with the
@@ -224,6 +226,28 @@ def progress_reporter(total, node_id=None):
 
 
 # -- training ----------------------------------------------------------------------------------------------------
+def autograd_ready(module):
+    """Replace parameters and buffers that are inference tensors by equal normal tensors; returns how many.
+
+    ComfyUI loads models and runs nodes under ``torch.inference_mode()``, and autograd refuses to save inference
+    tensors for backward (every layer between a LoRA and the output needs its weight saved). The values are copied
+    bit for bit, one tensor at a time (the old one is freed when nothing else holds it), the same way ComfyUI's
+    own unpatching swaps ``Parameter`` objects (``comfy.utils.set_attr_param``). ComfyUI's TrainLoraNode avoids
+    the problem by passing every weight of the model through a weight adapter instead."""
+    n = 0
+    with torch.inference_mode(False):
+        for m in module.modules():
+            for name, p in list(m._parameters.items()):
+                if p is not None and p.is_inference():
+                    m._parameters[name] = torch.nn.Parameter(p.detach().clone(), requires_grad=False)
+                    n += 1
+            for name, b in list(m._buffers.items()):
+                if b is not None and b.is_inference():
+                    m._buffers[name] = b.clone()
+                    n += 1
+    return n
+
+
 def _layer_filter(text):
     parts = [p.strip() for p in (text or "").split(",") if p.strip()]
     return (lambda name: any(p in name for p in parts)) if parts else None
@@ -259,6 +283,7 @@ def train_lora(patcher, latents, conditioning, anchor_sigmas, settings, on_progr
     if not targets:
         raise ValueError(f"targets: no {'/'.join(s.targets)} layer of this model matches"
                          + (f" the layer filter {s.layer_filter!r}" if s.layer_filter else ""))
+    autograd_ready(dm)
     grad_flags = {name: p.requires_grad for name, p in dm.named_parameters()}
     with torch.inference_mode(False), torch.enable_grad():
         gen = torch.Generator().manual_seed(int(s.seed))
@@ -290,7 +315,8 @@ def train_lora(patcher, latents, conditioning, anchor_sigmas, settings, on_progr
         finally:
             network.detach()
             for name, p in dm.named_parameters():
-                p.requires_grad_(grad_flags.get(name, p.requires_grad))
+                if not p.is_inference():
+                    p.requires_grad_(grad_flags.get(name, p.requires_grad))
         network.requires_grad_(False)
     if result.stopped:
         log.warning("Forgeline: %s", result.stopped)

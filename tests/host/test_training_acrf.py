@@ -28,7 +28,9 @@ def sd15(tmp_path_factory):
     loras = tmp_path_factory.mktemp("loras")
     folder_paths.add_model_folder_path("loras", str(loras), is_default=True)
     path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
-    model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=True, output_clip=True)
+    with torch.inference_mode():                 # as ComfyUI's CheckpointLoaderSimple runs: inference-tensor weights
+        model, clip, vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=True, output_clip=True)
+    assert next(model.model.diffusion_model.parameters()).is_inference()
     images = torch.rand(4, 64, 64, 3, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         latents = ht.encode_images(vae, images).detach()
