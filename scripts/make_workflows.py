@@ -193,6 +193,40 @@ def migrate_a1111(g: UIGraph):
     g.group("A1111 txt2img tab", [pos, neg, latent, ks, hr])
 
 
+def train_lora_acrf(g: UIGraph):
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    colors = (0xC04020, 0x2060C0, 0x40A040, 0xE0C060)
+    images = [g.node("EmptyImage", (0, 6 + 6 * i), title=f"Training image {i + 1} (use Load Image)", width=64,
+                     height=64, batch_size=1, color=c) for i, c in enumerate(colors)]
+    batch = images[0][0]
+    for i, img in enumerate(images[1:]):
+        batch = g.node("ImageBatch", (1, 6 + 6 * i), image1=batch, image2=img[0])[0]
+    caption = g.node("CLIPTextEncode", (1, 0), title="Caption (all images)", clip=loader["CLIP"],
+                     text="a photo of sks")
+    train = g.node("ForgelineTrainLoraACRF", (2, 0), model=loader["MODEL"], captions=caption[0], images=batch,
+                   vae=loader["VAE"], scheduler="karras", anchor_steps=10, batch_size=4, grad_accumulation=1,
+                   steps=100, learning_rate=1e-4, loss_mode="standard", rank=8, alpha=8.0, seed=0,
+                   filename="forgeline_acrf_4_images", trigger_words="sks")
+    g.node("PreviewImage", (3, 14), title="Loss curve", images=train[2])
+    pos = g.node("ForgelinePromptEncode", (3, 0), title="Positive prompt", clip=loader["CLIP"],
+                 text="a photo of sks, detailed", steps=10, width=512, height=512, target_width=512,
+                 target_height=512)
+    neg = g.node("ForgelinePromptEncode", (3, 7), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
+                 negative=True, steps=10, width=512, height=512, target_width=512, target_height=512)
+    latent = g.node("ForgelineEmptyLatent", (3, 24), width=512, height=512, batch_size=1)
+    ks = g.node("ForgelineKSampler", (4, 0), model=train[0], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=11, steps=10, cfg=7.0, sampler_name="forgeline_euler_a",
+                scheduler="karras")
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_acrf_lora", col=5)
+    g.note("Train a LoRA on 4 images, then sample with it (AC-RF: the training noise levels are the sampling "
+           "schedule's own sigmas, here Karras with 10 steps, so sample with the same scheduler and steps).\n\n"
+           "Replace the 4 coloured placeholders with Load Image nodes of your pictures (same size), write a "
+           "caption with your trigger word, and queue. The LoRA is saved into models/loras "
+           "(forgeline_acrf_4_images.safetensors, kohya format, trigger words in its metadata) and the sampler "
+           "below already uses the trained model. The input model is not changed.", (0, 30), size=(340, 280))
+    g.group("Training", [train])
+
+
 WORKFLOWS = {
     "A1111 prompt (BREAK + editing)": a1111_prompt,
     "AYS + DPM++ 2S a (A1111 seed)": ays_dpmpp,
@@ -201,6 +235,7 @@ WORKFLOWS = {
     "HiRes Fix": hires_fix,
     "SDXL base → refiner": sdxl_refiner,
     "Migrate from A1111 (all-in-one)": migrate_a1111,
+    "Train a LoRA on 4 images, then sample with it": train_lora_acrf,
 }
 
 
