@@ -35,11 +35,13 @@ import torch
 
 from ..training import (ATTENTION, FEED_FORWARD, AnchorError, LossWeights, LoraNetwork, acrf_loss, anchor_set,
                         export_kohya, kohya_metadata, kohya_names, min_snr_weight, sample_anchor_sigmas,
+                        sample_uniform_sigmas,
                         select_targets, train_loop)
 
 log = logging.getLogger("forgeline")
 
 JITTER_LABELS = {"gaussian (Appendix B)": "gaussian", "uniform (report text)": "uniform"}
+TIMESTEP_LABELS = {"anchors (AC-RF)": "anchors", "uniform (ComfyUI TrainLoraNode)": "uniform"}
 TARGET_CHOICES = {"attention": (ATTENTION,), "attention + feed-forward": (ATTENTION, FEED_FORWARD)}
 
 
@@ -54,6 +56,7 @@ class TrainSettings:
     snr_gamma: float = 5.0
     eta: float = 0.02
     jitter: str = "gaussian"
+    timesteps: str = "anchors"        # "uniform": ComfyUI TrainLoraNode's U(0, 1) baseline
     rank: int = 16
     alpha: float = 16.0
     targets: tuple = (ATTENTION,)
@@ -295,7 +298,10 @@ def train_lora(patcher, latents, conditioning, anchor_sigmas, settings, on_progr
 
         def micro_loss(step, g):
             idx = stream.take(s.batch_size)
-            sigma, _ = sample_anchor_sigmas(anchors, s.batch_size, s.eta, s.jitter, gen, table)
+            if s.timesteps == "uniform":
+                sigma = sample_uniform_sigmas(s.batch_size, gen, table)
+            else:
+                sigma, _ = sample_anchor_sigmas(anchors, s.batch_size, s.eta, s.jitter, gen, table)
             noise = torch.randn((s.batch_size,) + tuple(x0_all.shape[1:]), generator=gen)
             x0 = x0_all[idx].to(device)
             sig = sigma.float().to(device)

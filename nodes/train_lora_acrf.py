@@ -73,6 +73,10 @@ class ForgelineTrainLoraACRF(io.ComfyNode):
                 io.Combo.Input("jitter", options=list(ht.JITTER_LABELS), default="gaussian (Appendix B)",
                                tooltip="Gaussian jitter clamped to [0.001, 0.999] (the report's code) or uniform "
                                        "+-eta (the report's text)."),
+                io.Combo.Input("timestep_sampling", options=list(ht.TIMESTEP_LABELS), default="anchors (AC-RF)",
+                               optional=True,
+                               tooltip="anchors: train at the sampling schedule's own sigmas (AC-RF). uniform: "
+                                       "ComfyUI TrainLoraNode's uniform timesteps, for comparison."),
                 io.Int.Input("rank", default=16, min=1, max=1024, tooltip="LoRA rank (network_dim)."),
                 _f("alpha", 16.0, 0.0, 1024.0, 0.5, "LoRA alpha (network_alpha); scale = alpha / rank; 0 = rank."),
                 io.Combo.Input("targets", options=list(ht.TARGET_CHOICES), default="attention",
@@ -99,12 +103,13 @@ class ForgelineTrainLoraACRF(io.ComfyNode):
                 loss_mode, lambda_charbonnier, lambda_cosine, lambda_fft, alpha_hf, beta_lf, lambda_struct,
                 lambda_light, lambda_color, lambda_tex, snr_gamma, jitter_eta, jitter, rank, alpha, targets,
                 layer_filter, seed, filename, trigger_words, latents=None, images=None, vae=None,
-                sigmas=None) -> io.NodeOutput:
+                sigmas=None, timestep_sampling="anchors (AC-RF)") -> io.NodeOutput:
         data = ht.training_latents(latents, images, vae)
         anchors = sigmas if sigmas is not None else ht.scheduler_sigmas(model, scheduler, anchor_steps)
         settings = ht.TrainSettings(
             steps=steps, batch_size=batch_size, grad_accumulation=grad_accumulation, lr=learning_rate,
             loss_mode=loss_mode, snr_gamma=snr_gamma, eta=jitter_eta, jitter=ht.JITTER_LABELS.get(jitter, jitter),
+            timesteps=ht.TIMESTEP_LABELS.get(timestep_sampling, timestep_sampling),
             rank=rank, alpha=alpha, targets=ht.TARGET_CHOICES[targets], layer_filter=layer_filter, seed=seed,
             weights=LossWeights(charbonnier=lambda_charbonnier, cosine=lambda_cosine, fft=lambda_fft,
                                 alpha_hf=alpha_hf, beta_lf=beta_lf, struct=lambda_struct, light=lambda_light,
