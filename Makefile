@@ -6,7 +6,7 @@ NEWEST_PY := .host/newest/venv/bin/python
 NEWEST_ENV := COMFYUI_PATH=$(CURDIR)/.host/newest/ComfyUI
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-newest fixtures test test-newest test-unit test-host test-e2e demo bench lint workflows clean-host
+.PHONY: setup setup-newest fixtures test test-newest test-unit test-host test-e2e demo bench bench-newest lint workflows clean-host
 
 setup:                       ## venv + torch + ComfyUI host + requirements (idempotent, seconds when done)
 	bash scripts/setup_host.sh
@@ -40,6 +40,10 @@ demo: setup fixtures         ## boot ComfyUI with Forgeline, run every bundled w
 
 bench: setup fixtures        ## pack-vs-native pairs side by side → bench/RESULTS.md, bench/results.json
 	$(PY) bench/run.py
+
+bench-newest: setup-newest  ## the same pairs on ComfyUI 0.33.0 (a second table in bench/RESULTS.md)
+	$(NEWEST_ENV) $(NEWEST_PY) scripts/make_fixtures.py
+	$(NEWEST_ENV) $(NEWEST_PY) bench/run.py
 
 workflows: setup fixtures    ## regenerate example_workflows/api/ from the UI workflows via /object_info
 	$(PY) scripts/make_workflows.py --api

@@ -45,6 +45,17 @@ def load_pairs() -> list:
     return pairs
 
 
+def host_version() -> str:
+    """The ComfyUI version of the host the pairs run on (its ``comfyui_version.py``)."""
+    from comfy_host import comfy_dir
+
+    text = (comfy_dir() / "comfyui_version.py").read_text() if (comfy_dir() / "comfyui_version.py").exists() else ""
+    for line in text.splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    return "unknown"
+
+
 def write_results(records: list[dict]) -> None:
     json_path = BENCH / "results.json"
     old = []
@@ -53,39 +64,46 @@ def write_results(records: list[dict]) -> None:
             old = json.loads(json_path.read_text())
         except ValueError:
             old = []
-    merged = {r["id"]: r for r in old}
-    merged.update({r["id"]: r for r in records})
-    rows = sorted(merged.values(), key=lambda r: r["id"])
+    key = lambda r: (r.get("host", "0.3.75"), r["id"])  # noqa: E731
+    merged = {key(r): r for r in old}
+    merged.update({key(r): r for r in records})
+    rows = sorted(merged.values(), key=key)
     json_path.write_text(json.dumps(rows, indent=2) + "\n")
 
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Forgeline benchmarks",
         "",
-        f"Written by `make bench` ({now}) on {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, "
-        "ComfyUI 0.3.75 `--cpu`, random-weight stand-in models at 64×64.",
+        f"Written by `make bench` / `make bench-newest` ({now}) on {platform.machine()}, {os.cpu_count()} CPU cores, "
+        "no GPU, `--cpu`, random-weight stand-in models at 64×64; one table per ComfyUI host.",
         "Each pair runs Forgeline and the native ComfyUI way side by side in one server (or one process), "
         "alternating, after a warm-up; times are medians of server-side execution time. "
         "**ratio = Forgeline / native** (below 1.00 is faster).",
-        "",
-        "| id | Forgeline | native baseline | Forgeline median (s) | native median (s) | ratio | goal | runs |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for r in rows:
-        goal = f"≤{r['goal']:.2f}" + (" ✓" if r.get("meets_goal") else " ✗") if r.get("goal") else ""
-        fmt = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "—"  # noqa: E731
-        ratio = f"{r['ratio']:.3f}" if r.get("ratio") is not None else "—"
-        lines.append(f"| `{r['id']}` | {r['pack']} | {r['baseline']} | {fmt(r.get('pack_median_s'))} | "
-                     f"{fmt(r.get('baseline_median_s'))} | {ratio} | {goal} | {r.get('runs', 0)} |")
+    for host in sorted({r.get("host", "0.3.75") for r in rows}):
+        lines += ["", f"## ComfyUI {host}", "",
+                  "| id | Forgeline | native baseline | Forgeline median (s) | native median (s) | ratio | goal | runs |",
+                  "|---|---|---|---:|---:|---:|---:|---:|"]
+        lines += [_row(r) for r in rows if r.get("host", "0.3.75") == host]
     extras = [r for r in rows if r.get("extra") or r.get("error")]
     if extras:
         lines += ["", "## Other figures", ""]
         for r in extras:
+            tag = f"`{r['id']}` ({r.get('host', '0.3.75')})"
             if r.get("extra"):
-                lines.append(f"- `{r['id']}`: " + ", ".join(f"{k} = {v}" for k, v in r["extra"].items()))
+                lines.append(f"- {tag}: " + ", ".join(f"{k} = {v}" for k, v in r["extra"].items()))
             if r.get("error"):
-                lines.append(f"- `{r['id']}`: **failed**: {r['error']}")
+                lines.append(f"- {tag}: **failed**: {r['error']}")
     (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+def _row(r):
+    """One table row of a result record."""
+    goal = f"≤{r['goal']:.2f}" + (" ✓" if r.get("meets_goal") else " ✗") if r.get("goal") else ""
+    fmt = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "—"  # noqa: E731
+    ratio = f"{r['ratio']:.3f}" if r.get("ratio") is not None else "—"
+    return (f"| `{r['id']}` | {r['pack']} | {r['baseline']} | {fmt(r.get('pack_median_s'))} | "
+            f"{fmt(r.get('baseline_median_s'))} | {ratio} | {goal} | {r.get('runs', 0)} |")
 
 
 def main() -> int:
@@ -136,6 +154,9 @@ def main() -> int:
                        "error": f"{type(exc).__name__}: {exc}"[:500]}
             print(f"[bench]   {json.dumps(rec)}", flush=True)
             records.append(rec)
+    version = host_version()
+    for rec in records:
+        rec["host"] = version
     write_results(records)
     print(f"[bench] wrote {BENCH / 'RESULTS.md'} and {BENCH / 'results.json'}")
     return 0 if all(r.get("error") is None for r in records) else 1
