@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 import torch
 from comfy.k_diffusion import sampling as k_diffusion_sampling
@@ -34,8 +35,20 @@ def default_noise_sampler(x, seed):
     return comfy_noise_sampler(x, seed, cpu_seed_offset())
 
 
+@functools.lru_cache(maxsize=1)
+def host_scales_rf_noise() -> bool:
+    """True when this host's flow ancestral sampler multiplies ``s_noise`` by ``model_sampling.noise_scale``."""
+    try:
+        return "noise_scale" in inspect.getsource(k_diffusion_sampling.sample_euler_ancestral_RF)
+    except (OSError, TypeError, AttributeError):
+        return False
+
+
 def noise_scale(model) -> float:
-    """``model_sampling.noise_scale`` of a ComfyUI k-diffusion model wrapper (1.0 where the host has none)."""
+    """``model_sampling.noise_scale`` of a ComfyUI k-diffusion model wrapper, where the host's own flow samplers
+    apply it (else 1.0, so Forgeline's samplers equal the host's)."""
+    if not host_scales_rf_noise():
+        return 1.0
     try:
         patcher = model.inner_model.model_patcher
         return float(getattr(patcher.get_model_object("model_sampling"), "noise_scale", 1.0))

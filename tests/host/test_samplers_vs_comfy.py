@@ -6,6 +6,7 @@ import comfy.model_sampling as cms
 import comfy.samplers as csamplers
 from comfy.k_diffusion import sampling as ks
 
+from forgeline.host.noise import with_host_noise
 from forgeline.samplers import (get_ancestral_step, is_flow_model, sample_dpmpp_2s_ancestral,
                                 sample_euler_ancestral)
 
@@ -26,13 +27,25 @@ class Holder:
     pass
 
 
+class PatcherLike:
+    """What ComfyUI 0.33's RF samplers read from ``model.inner_model.model_patcher``: ``get_model_object``."""
+
+    def __init__(self, model_sampling):
+        self.model_sampling = model_sampling
+
+    def get_model_object(self, name):
+        return getattr(self, name)
+
+
 class ToyModel:
-    """Shaped like ComfyUI's KSamplerX0Inpaint: ``model.inner_model.inner_model.model_sampling``."""
+    """Shaped like ComfyUI's KSamplerX0Inpaint: ``model.inner_model.inner_model.model_sampling`` and
+    ``model.inner_model.model_patcher``."""
 
     def __init__(self, model_sampling, flow):
         self.inner_model = Holder()
         self.inner_model.inner_model = Holder()
         self.inner_model.inner_model.model_sampling = model_sampling
+        self.inner_model.model_patcher = PatcherLike(model_sampling)
         self.flow = flow
 
     def __call__(self, x, sigma, **kwargs):
@@ -84,9 +97,11 @@ def test_eps_equals_comfy_with_shared_noise(eps_setup, ours, theirs, eta, s_nois
 @pytest.mark.parametrize("ours, theirs", PAIRS)
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 def test_eps_equals_comfy_with_default_seeded_noise(eps_setup, ours, theirs, eta):
+    """As registered in the dropdown (host/noise.py fills in the running host's default noise: ``seed`` on 0.3.75,
+    ``seed + 1`` on CPU on 0.33.0) Forgeline's samplers equal the host's own."""
     model, sigmas = eps_setup
     x0 = torch.randn(SHAPE, generator=torch.manual_seed(42)) * sigmas[0]
-    a = ours(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=eta)
+    a = with_host_noise(ours)(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=eta)
     b = theirs(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=eta)
     assert (a - b).abs().max() <= 1e-5
 
@@ -107,11 +122,13 @@ def test_euler_a_eta_above_one_differs_from_comfy_by_design(eps_setup):
     model, sigmas = eps_setup
     x0 = torch.randn(SHAPE, generator=torch.manual_seed(42)) * sigmas[0]
     theirs = ks.sample_euler_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=2.0)
-    ours = sample_euler_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=2.0)
+    ours = with_host_noise(sample_euler_ancestral)(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True,
+                                                   eta=2.0)
     assert torch.allclose(theirs, M, atol=1e-5)
     assert not torch.allclose(ours, M, atol=1e-3)
     d2 = ks.sample_dpmpp_2s_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=2.0)
-    ours2 = sample_dpmpp_2s_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, eta=2.0)
+    ours2 = with_host_noise(sample_dpmpp_2s_ancestral)(model, x0.clone(), sigmas, extra_args={"seed": 42},
+                                                       disable=True, eta=2.0)
     assert (d2 - ours2).abs().max() <= 1e-5  # 2S a has no such quirk in ComfyUI
 
 
@@ -123,16 +140,34 @@ def test_flow_branch_equals_comfy_rf(flow_setup, ours, theirs, eta):
     x0 = model.inner_model.inner_model.model_sampling.noise_scaling(
         sigmas[0], torch.randn(SHAPE, generator=torch.manual_seed(42)), torch.zeros(SHAPE))
     noises = shared_noise()
-    a = ours(model, x0.clone(), sigmas, disable=True, eta=eta, noise_sampler=sampler_of(noises))
+    a = with_host_noise(ours)(model, x0.clone(), sigmas, disable=True, eta=eta, noise_sampler=sampler_of(noises))
     b = theirs(model, x0.clone(), sigmas, disable=True, eta=eta, noise_sampler=sampler_of(noises))
     assert (a - b).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("ours, theirs", PAIRS)
+def test_flow_noise_scale_follows_the_host(flow_setup, ours, theirs):
+    """A model_sampling with noise_scale 0.5: 0.33's RF samplers scale the ancestral noise by it, 0.3.75's ignore
+    it; Forgeline's (as registered) equal whichever host runs."""
+    model, sigmas = flow_setup
+    ms = model.inner_model.inner_model.model_sampling
+    ms.noise_scale = 0.5
+    try:
+        x0 = ms.noise_scaling(sigmas[0], torch.randn(SHAPE, generator=torch.manual_seed(42)), torch.zeros(SHAPE))
+        noises = shared_noise()
+        a = with_host_noise(ours)(model, x0.clone(), sigmas, disable=True, eta=1.0, noise_sampler=sampler_of(noises))
+        b = theirs(model, x0.clone(), sigmas, disable=True, eta=1.0, noise_sampler=sampler_of(noises))
+        assert (a - b).abs().max() <= 1e-5
+    finally:
+        del ms.noise_scale
 
 
 def test_callbacks_match_comfy(eps_setup):
     model, sigmas = eps_setup
     x0 = torch.randn(SHAPE, generator=torch.manual_seed(42)) * sigmas[0]
     seen_a, seen_b = [], []
-    sample_dpmpp_2s_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True, callback=seen_a.append)
+    with_host_noise(sample_dpmpp_2s_ancestral)(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True,
+                                               callback=seen_a.append)
     ks.sample_dpmpp_2s_ancestral(model, x0.clone(), sigmas, extra_args={"seed": 42}, disable=True,
                                  callback=seen_b.append)
     assert [set(c) for c in seen_a] == [set(c) for c in seen_b]
