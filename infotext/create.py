@@ -38,7 +38,7 @@ PROCESSING_DEFAULTS = {
     "hr_resize_y": 0, "hr_checkpoint_name": None, "hr_checkpoint_hash": None, "hr_sampler_name": None,
     "hr_scheduler": None, "hr_prompt": "", "hr_negative_prompt": "", "hr_cfg": 0.0,
     "refiner_checkpoint": None, "refiner_hash": None, "refiner_switch_at": None,
-    "refiner_switch_by_sampling_steps": False,
+    "refiner_switch_by_sampling_steps": False, "old_prompt_editing_timelines": False,
     "lora_hashes": None, "ti_hashes": None, "extra_generation_params": None, "version": None, "user": None,
 }
 TXT2IMG_HIRES_DENOISING_STRENGTH = 0.75   # StableDiffusionProcessingTxt2Img.denoising_strength
@@ -138,6 +138,8 @@ def extra_generation_params(s, index=0):
     lora = _name_hashes(s["lora_hashes"])                       # extra_networks.activate
     if lora:
         extra["Lora hashes"] = lora
+    if s["old_prompt_editing_timelines"]:                      # setup_conds: get_conds_with_caching
+        extra["Old prompt editing timelines"] = True
     ti = _name_hashes(s["ti_hashes"])                           # setup_conds (sd_hijack_clip)
     if ti:
         extra["TI hashes"] = ti

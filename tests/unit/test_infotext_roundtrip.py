@@ -33,6 +33,7 @@ CASES = {
     "loras": {"lora_hashes": {"style": "0123456789ab", "detail": "ba9876543210"},
               "ti_hashes": {"easynegative": "c74b4e810b03"}},
     "version": {"version": "v1.10.1"},
+    "old_timelines": {"old_prompt_editing_timelines": True, "prompt": "a [cat:dog:0.5]"},
 }
 
 
