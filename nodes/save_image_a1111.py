@@ -74,6 +74,14 @@ class ForgelineSaveImageA1111(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, format=None, sampler_names=None):
+        if format is not None and format not in FORMATS:
+            return f"format={format!r} is not known; use one of {', '.join(FORMATS)}"
+        if sampler_names is not None and sampler_names not in SAMPLER_NAMING:
+            return f"sampler_names={sampler_names!r} is not known; use one of {', '.join(SAMPLER_NAMING)}"
+        return True
+
+    @classmethod
     def execute(cls, images, filename_prefix, format, quality, sampler_names, hashes) -> io.NodeOutput:
         prompt, extra = cls.hidden.prompt, cls.hidden.extra_pnginfo
         if files.metadata_disabled():
