@@ -323,3 +323,28 @@ def find_by_name(kind, name):
         if wanted in (file.lower(), base.lower(), os.path.splitext(base)[0].lower()):
             return file
     return None
+
+
+# A1111's upscaler labels (modules/esrgan_model.py, realesrgan_model.py) -> usual file stems in upscale_models.
+A1111_UPSCALER_FILES = {
+    "R-ESRGAN 4x+": "RealESRGAN_x4plus", "R-ESRGAN 4x+ Anime6B": "RealESRGAN_x4plus_anime_6B",
+    "R-ESRGAN General 4xV3": "realesr-general-x4v3", "ESRGAN_4x": "ESRGAN_4x", "4x-UltraSharp": "4x-UltraSharp",
+}
+
+
+def resolve_resource(kind, name, digest):
+    """Local file name for an infotext resource: by hash when one is given (A1111's paste does this for LoRAs),
+    else by name; upscalers by A1111 label or file stem. None when not found."""
+    if kind == "upscaler":
+        import folder_paths
+        wanted = {str(name).lower(), A1111_UPSCALER_FILES.get(name, str(name)).lower()}
+        for file in folder_paths.get_filename_list("upscale_models"):
+            if os.path.splitext(os.path.basename(file))[0].lower() in wanted:
+                return file
+        return None
+    if digest:
+        found = find_by_hash(kind, digest, name)
+        if found:
+            return found
+        return None
+    return find_by_name(kind, name) if name else None

@@ -55,12 +55,17 @@ def is_link(value):
         and isinstance(value[0], (str, int))
 
 
+PRIMITIVE_KEYS = ("value", "string", "text", "prompt", "seed", "int", "float", "number", "boolean")
+
+
 class _Walker:
-    def __init__(self, prompt):
+    def __init__(self, prompt, resolve_link=None):
         if not isinstance(prompt, dict):
             raise ValueError("the executed prompt is not a dict of nodes")
         self.prompt = prompt
         self.steps = 0
+        self.resolve_link = resolve_link
+        self.unresolved = []
 
     def node(self, link):
         if not is_link(link):
@@ -75,21 +80,29 @@ class _Walker:
         return node.get("inputs") or {}
 
     def value(self, node, name, default=None):
-        """A widget value, following a link to a primitive / string node."""
+        """A widget value, following links to primitive nodes (one output, the value in a widget) or to nodes the
+        ``resolve_link(class_type, inputs, output_index)`` callback can evaluate; anything else gives ``default``
+        and is noted."""
         value = self.inputs(node).get(name, default)
         seen = 0
         while is_link(value) and seen < 32:
             seen += 1
-            src, _ = self.node(value)
+            src, out = self.node(value)
             if src is None:
                 return default
-            ins = self.inputs(src)
-            for key in ("value", "string", "text", "prompt", "seed", "int", "float", "number"):
-                if key in ins:
-                    value = ins[key]
-                    break
-            else:
-                return default
+            cls, ins = str(src.get("class_type", "")), self.inputs(src)
+            if self.resolve_link is not None:
+                got = self.resolve_link(cls, ins, out)
+                if got is not None:
+                    value = got
+                    continue
+            key = next((k for k in PRIMITIVE_KEYS if k in ins), None)
+            if out == 0 and key is not None and ("Primitive" in cls or cls in ("String", "Int", "Float", "Boolean")
+                                                 or len(ins) == 1):
+                value = ins[key]
+                continue
+            self.unresolved.append(f"{node.get('class_type')}.{name} (from {cls})")
+            return default
         return value
 
     def find_upstream(self, start_links, classes):
@@ -130,8 +143,8 @@ def lora_tag(use):
 
 
 class _Reader:
-    def __init__(self, prompt):
-        self.w = _Walker(prompt)
+    def __init__(self, prompt, resolve_link=None):
+        self.w = _Walker(prompt, resolve_link)
         self.run = GraphRun()
         self.loader_ids = set()
 
@@ -424,12 +437,21 @@ class _Reader:
         return False
 
 
-def read_prompt_settings(prompt, save_node_id):
+def read_prompt_settings(prompt, save_node_id, resolve_link=None):
     """:class:`GraphRun` for the image the save node ``save_node_id`` received in the executed ``prompt``.
 
     LoRAs of loader nodes are added to the settings' prompt as A1111 tags (``<lora:name:weight>``) unless the
     prompt already tags them, so the infotext reads as A1111 would have written it."""
-    run = _Reader(prompt).read(save_node_id)
+    reader = _Reader(prompt, resolve_link)
+    try:
+        run = reader.read(save_node_id)
+    except (TypeError, ValueError) as exc:
+        if "save node" in str(exc):
+            raise
+        run = reader.run
+        run.notes.append(f"the graph could not be read completely: {exc}")
+    if reader.w.unresolved:
+        run.notes.append("values not known before running, left at defaults: " + ", ".join(reader.w.unresolved))
     s = run.settings
     prompt_text = s.get("prompt", "")
     from ..lora.extra_networks import lora_entries, parse_extra_networks

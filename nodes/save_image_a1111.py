@@ -26,11 +26,32 @@ SAMPLER_NAMING = ("A1111 (Sampler + Schedule type)", "Civitai (legacy combined n
 VERSION = "Forgeline"
 
 
+def link_resolver():
+    """Values of upstream nodes the graph walk can evaluate before they run: A1111 Parameters outputs."""
+    cache = {}
+
+    def resolve(class_type, inputs, output_index):
+        if class_type != "ForgelineA1111Parameters":
+            return None
+        key = (inputs.get("text"), inputs.get("image"))
+        if not all(isinstance(k, str) or k is None for k in key):
+            return None
+        if key not in cache:
+            from .a1111_parameters import parameters_outputs, read_infotext
+            try:
+                cache[key] = parameters_outputs(read_infotext(*key))[0]
+            except (OSError, ValueError):
+                cache[key] = None
+        values = cache[key]
+        return None if values is None or output_index >= len(values) else values[output_index]
+    return resolve
+
+
 def infotext_settings(prompt, unique_id, hashes=True, naming=SAMPLER_NAMING[0], node_id=None):
     """``(settings, batch_size, notes)`` for the save node ``unique_id`` of the executed ``prompt``."""
     if not prompt or unique_id is None:
         return {}, 1, ["no executed prompt available (hidden PROMPT); only the image is saved"]
-    run = read_prompt_settings(prompt, unique_id)
+    run = read_prompt_settings(prompt, unique_id, link_resolver())
     notes = list(run.notes)
     if hashes:
         notes += files.file_hashes(run, node_id=node_id)
@@ -86,8 +107,12 @@ class ForgelineSaveImageA1111(io.ComfyNode):
         prompt, extra = cls.hidden.prompt, cls.hidden.extra_pnginfo
         if files.metadata_disabled():
             prompt = extra = None
-        settings, batch, notes = infotext_settings(cls.hidden.prompt, cls.hidden.unique_id, hashes, sampler_names,
-                                                   cls.hidden.unique_id)
+        try:
+            settings, batch, notes = infotext_settings(cls.hidden.prompt, cls.hidden.unique_id, hashes,
+                                                       sampler_names, cls.hidden.unique_id)
+        except Exception as exc:  # the image is saved whatever the graph holds; say why it has no infotext
+            log.warning("Forgeline Save Image (A1111 infotext): no infotext written: %s: %s", type(exc).__name__, exc)
+            settings, batch, notes = {}, 1, []
         for note in notes:
             log.info("Forgeline Save Image (A1111 infotext): %s", note)
         folder, filename, counter, subfolder, _ = files.output_path(filename_prefix, images[0].shape[1],
@@ -98,7 +123,11 @@ class ForgelineSaveImageA1111(io.ComfyNode):
         per_image = settings.get("randn_source") != "ComfyUI"
         for i, image in enumerate(images):
             index = i % max(1, batch) if per_image else 0
-            text = create_infotext(settings, index=index) if settings else ""
+            try:
+                text = create_infotext(settings, index=index) if settings else ""
+            except (TypeError, ValueError) as exc:
+                log.warning("Forgeline Save Image (A1111 infotext): no infotext written: %s", exc)
+                text = ""
             texts.append(text)
             pil = Image.fromarray(np.clip(255.0 * image.cpu().numpy(), 0, 255).astype(np.uint8))
             name = f"{filename.replace('%batch_num%', str(i))}_{counter:05}_.{ext}"

@@ -125,3 +125,116 @@ def test_bad_format_is_named(client, fmt):
     with pytest.raises(ComfyError) as exc:
         client.submit(graph)
     assert "format" in str(exc.value)
+
+
+# ----------------------------------------------------------------------------------------- reproduce an image
+
+CLIENT = Path(__file__).resolve().parents[2] / "scripts" / "forgeline_client.py"
+
+
+def _pixels(data):
+    return Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+
+
+@pytest.fixture(scope="module")
+def original(client):
+    """Two Forgeline runs of one image each (seeds 5 and 6): their PNGs with parameters."""
+    first = _files(client, client.run(forgeline_graph(batch=1)))
+    g = forgeline_graph(batch=1)
+    g["sample"]["inputs"]["seed"] = 6
+    return first + _files(client, client.run(g))
+
+
+def test_batch_image_reproduced_alone(client):
+    """Image 1 of a batch of two (seed 5 + 1) against its reproduction as a single image with seed 6: A1111 noise
+    is per image, so only float rounding of batched vs single convolutions on CPU may differ (at most 1 level)."""
+    import numpy as np
+    import requests
+    data = _files(client, client.run(forgeline_graph(batch=2)))[1]
+    text = read_png_text(data)["parameters"]
+    graph = requests.post(client.base_url + "/forgeline/a1111_graph", json={"text": text}, timeout=600).json()
+    again = _files(client, client.run(graph["graph"]))[0]
+    a = np.asarray(Image.open(io.BytesIO(again)).convert("RGB"), dtype=np.int16)
+    b = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+    assert np.abs(a - b).max() <= 1 and "Seed: 6," in text
+
+
+def test_a1111_graph_route_reproduces_the_image(client, original):
+    import requests
+    for data in original:
+        text = read_png_text(data)["parameters"]
+        r = requests.post(client.base_url + "/forgeline/a1111_graph", json={"text": text}, timeout=600)
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["warnings"] == []
+        graph = body["graph"]
+        assert graph["ckpt"]["inputs"]["ckpt_name"] == SD15
+        assert f"<lora:{LORA[:-12]}:0.7>" in graph["loras"]["inputs"]["text"]
+        again = _files(client, client.run(graph))[0]
+        assert _pixels(again) == _pixels(data)           # same stand-in model and seed: the same image
+        # and the reproduction's own infotext is the original's
+        assert read_png_text(again)["parameters"] == text
+
+
+def test_missing_resources_named_by_route(client):
+    import requests
+    text = ("a cat <lora:nothere:1>\nSteps: 3, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7, Seed: 1, "
+            "Size: 64x64, Model hash: ffffffffff, Model: nomodel, Lora hashes: \"nothere: 123456789abc\"")
+    r = requests.post(client.base_url + "/forgeline/a1111_graph", json={"text": text}, timeout=600)
+    assert r.status_code == 400
+    body = r.json()
+    assert {"kind": "checkpoint", "name": "nomodel", "hash": "ffffffffff"} in body["missing"]
+    assert {"kind": "lora", "name": "nothere", "hash": "123456789abc"} in body["missing"]
+    r = requests.post(client.base_url + "/forgeline/resolve_hashes", json={"items": [
+        {"kind": "lora", "name": "x", "hash": tensor_data_hash(MODELS / "loras" / LORA)},
+        {"kind": "checkpoint", "name": None, "hash": autov2(MODELS / "checkpoints" / SD15)}]}, timeout=600)
+    assert [i["file"] for i in r.json()["items"]] == [LORA, SD15]
+    assert client.get("/system_stats").status_code == 200
+
+
+def test_client_from_a1111(comfy_server, original, tmp_path):
+    import subprocess
+    import sys
+    png = tmp_path / "a1111.png"
+    png.write_bytes(original[0])
+    proc = subprocess.run([sys.executable, str(CLIENT), "--from-a1111", str(png), "--server", comfy_server.url,
+                           "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stderr
+    made = [p for p in (tmp_path / "out").glob("*.png")]
+    assert len(made) == 1 and _pixels(made[0].read_bytes()) == _pixels(original[0])
+    bad = "a cat\nSteps: 3, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Model hash: 0000000000, Model: gone"
+    proc = subprocess.run([sys.executable, str(CLIENT), "--from-a1111", bad, "--server", comfy_server.url],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "missing checkpoint: 'gone' (hash 0000000000)" in proc.stderr
+    Image.new("RGB", (8, 8)).save(tmp_path / "plain.png")
+    proc = subprocess.run([sys.executable, str(CLIENT), "--from-a1111", str(tmp_path / "plain.png"),
+                           "--server", comfy_server.url], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1 and "no A1111 parameters" in proc.stderr
+
+
+def test_a1111_parameters_node_drives_a_graph(client, comfy_server, original):
+    """A1111 Parameters reads the PNG from the input folder; its outputs wired into a Forgeline graph give the same
+    image."""
+    (comfy_server.base / "input" / "a1111_params.png").write_bytes(original[1])
+    g = forgeline_graph(batch=1)
+    g["params"] = {"class_type": "ForgelineA1111Parameters", "inputs": {"text": "", "image": "a1111_params.png"}}
+    g["ckpt"]["inputs"]["ckpt_name"] = ["params", 2]
+    del g["lora"]
+    g["tags"] = {"class_type": "ForgelineApplyPromptLoras", "inputs": {
+        "model": ["ckpt", 0], "clip": ["ckpt", 1], "text": ["params", 0], "mode": "loractl"}}
+    for key, src in (("pos", 0), ("neg", 1)):
+        g[key]["inputs"].update({"clip": ["tags", 1], "text": ["params", src], "clip_skip": ["params", 14]})
+    g["sample"]["inputs"].update({"model": ["tags", 0], "seed": ["params", 3], "steps": ["params", 8],
+                                  "cfg": ["params", 9], "sampler_name": ["params", 10], "scheduler": ["params", 11],
+                                  "noise_source": ["params", 16], "ensd": ["params", 17]})
+    again = _files(client, client.run(g))[0]
+    assert _pixels(again) == _pixels(original[1])
+
+
+def test_a1111_parameters_node_png_without_parameters(client, comfy_server):
+    Image.new("RGB", (8, 8)).save(comfy_server.base / "input" / "plain.png")
+    g = {"params": {"class_type": "ForgelineA1111Parameters", "inputs": {"text": "", "image": "plain.png"}},
+         "show": {"class_type": "PreviewAny", "inputs": {"source": ["params", 0]}}}
+    result = client.run(g)
+    assert result.status != "success"
+    assert "no A1111 'parameters' text" in str(result.error)
