@@ -102,7 +102,7 @@ def _schedule_label(sampler_label, scheduler):
     return None if label == names.AUTOMATIC else label
 
 
-def extra_generation_params(s, index=0):
+def extra_generation_params(s):
     """``p.extra_generation_params`` in the order A1111's pipeline fills it (txt2img/img2img, hires, refiner)."""
     extra = dict(s.get("extra_generation_params") or {})      # scripts.process(p): extensions come first
     enable_hr = bool(s["enable_hr"])
@@ -186,7 +186,7 @@ def complete_settings(settings):
 def generation_params(settings, index=0):
     """The ordered ``generation_params`` dict of ``create_infotext`` (None values still present)."""
     s = complete_settings(settings)
-    extra = extra_generation_params(s, index)
+    extra = extra_generation_params(s)
     strength = s["subseed_strength"]
     seed = int(s["seed"]) + (index if strength == 0 else 0)
     clip_skip = s["clip_skip"]

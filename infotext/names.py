@@ -144,8 +144,6 @@ def resolved_scheduler_label(sampler_label, scheduler_label):
     label = scheduler_label or AUTOMATIC
     if label == AUTOMATIC and sampler is not None and sampler.function is not None and sampler.default_scheduler:
         return SCHEDULERS_BY_KEY[sampler.default_scheduler].label
-    if sampler is not None and sampler.function is None:
-        return label
     return label
 
 

@@ -199,7 +199,7 @@ def read_a1111_text(source: str) -> str:
                 if raw:
                     raw = bytes(raw)
                     text = raw[8:].decode("utf_16_be") if raw.startswith(b"UNICODE\0") else raw.decode("utf-8", "replace")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: Pillow refuses oversized / bomb text chunks
         raise UsageError(f"{path}: not an image Pillow can read ({exc})") from None
     if not text:
         raise UsageError(f"{path}: no A1111 parameters in this image (no PNG 'parameters', no EXIF UserComment)")
