@@ -9,6 +9,10 @@
 - Progress comes from the websocket (``progress`` messages) and is drawn as a bar on stderr.
 - ``--quick`` shrinks the run for CPU smoke tests (``quick_overrides``: 64×64, ≤ 3 steps) before ``--set``.
 - Images of the run are saved into ``--out`` (default ``out/``) under their server file names.
+- ``--from-a1111 IMAGE.png|TEXT`` (instead of a workflow): the A1111 infotext of an image (PNG ``parameters`` or
+  JPEG/WebP EXIF UserComment), of a ``.txt`` file, or the text itself, is turned by the server
+  (``POST /forgeline/a1111_graph``) into the Forgeline graph that reproduces it, with checkpoint / LoRA / VAE
+  found by their A1111 hashes; missing resources are listed by name and hash and the exit status is 1.
 - Exit status: 0 success; 1 when ComfyUI rejects the prompt (its validation error is printed readably, one line
   per node and input), when execution fails, or when the file/override is wrong; 2 for bad command-line usage.
 """
@@ -175,9 +179,67 @@ def run(workflow: Path, overrides=(), server: str = DEFAULT_SERVER, out: Path = 
     return 0
 
 
+def read_a1111_text(source: str) -> str:
+    """The infotext of ``source``: an image file (PNG 'parameters', EXIF UserComment), a text file, or the text."""
+    path = Path(source)
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long pasted text is not a valid path
+        is_file = False
+    if not is_file:
+        return source
+    if path.suffix.lower() == ".txt":
+        return path.read_text(encoding="utf-8")
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            text = img.info.get("parameters")
+            if not text:
+                raw = img.getexif().get_ifd(0x8769).get(0x9286)
+                if raw:
+                    raw = bytes(raw)
+                    text = raw[8:].decode("utf_16_be") if raw.startswith(b"UNICODE\0") else raw.decode("utf-8", "replace")
+    except (OSError, ValueError) as exc:  # ValueError: Pillow refuses oversized / bomb text chunks
+        raise UsageError(f"{path}: not an image Pillow can read ({exc})") from None
+    if not text:
+        raise UsageError(f"{path}: no A1111 parameters in this image (no PNG 'parameters', no EXIF UserComment)")
+    return text
+
+
+def run_from_a1111(source: str, server: str = DEFAULT_SERVER, out: Path = Path("out"), stream=sys.stderr,
+                   timeout: float = 1800.0) -> int:
+    """``--from-a1111``: build the reproducing graph on the server, queue it, save its images."""
+    import requests
+    try:
+        text = read_a1111_text(source)
+    except UsageError as exc:
+        print(f"error: {exc}", file=stream)
+        return 1
+    try:
+        r = requests.post(server.rstrip("/") + "/forgeline/a1111_graph", json={"text": text}, timeout=timeout)
+    except requests.RequestException as exc:
+        print(f"error: no ComfyUI server at {server} ({type(exc).__name__}); start one or pass --server URL",
+              file=stream)
+        return 1
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    if r.status_code != 200:
+        print(f"error: {body.get('error', r.text.strip())}", file=stream)
+        for item in body.get("missing", []):
+            print(f"  missing {item['kind']}: {item['name']!r} (hash {item.get('hash') or 'none'})", file=stream)
+        return 1
+    for warning in body.get("warnings", []):
+        print(f"warning: {warning}", file=stream)
+    tmp = Path(out) / "a1111_graph.json"
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    tmp.write_text(json.dumps(body["graph"], indent=1))
+    return run(tmp, (), server, out, stream, timeout)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="Queue a ComfyUI workflow (UI or API format) and save its images.")
-    ap.add_argument("workflow", type=Path, help="workflow JSON (UI or API format)")
+    ap.add_argument("workflow", type=Path, nargs="?", help="workflow JSON (UI or API format)")
+    ap.add_argument("--from-a1111", dest="from_a1111", metavar="IMAGE.png|TEXT",
+                    help="reproduce an A1111 image: its PNG/JPEG/WebP, a .txt with its parameters, or the text")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
                     help="override an input; NODE is an id, a title or a unique class type (repeatable)")
     ap.add_argument("--server", default=DEFAULT_SERVER, help=f"ComfyUI URL (default {DEFAULT_SERVER})")
@@ -185,6 +247,10 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: 64×64 latents and at most 3 steps (for CPU / stand-in models)")
     args = ap.parse_args(argv)
+    if args.from_a1111:
+        return run_from_a1111(args.from_a1111, args.server, args.out)
+    if args.workflow is None:
+        ap.error("give a workflow JSON or --from-a1111 IMAGE.png|TEXT")
     return run(args.workflow, args.overrides, args.server, args.out, quick=args.quick)
 
 
