@@ -92,11 +92,6 @@ def parse_pairs(line):
     return pairs
 
 
-def ignored_pairs(line):
-    """Keys whose value A1111 could not read (empty values), for a warning."""
-    return [key for key, value in RE_PARAM.findall(line) if not value]
-
-
 def old_hires_fix_first_pass_dimensions(width, height):
     """A1111 ``processing.old_hires_fix_first_pass_dimensions``: scale to about 512*512 pixels, ceil to 64."""
     scale = math.sqrt(512 * 512 / (width * height))

@@ -30,15 +30,6 @@ class InfotextFileError(ValueError):
     """An image whose metadata cannot be read safely (named in the message)."""
 
 
-def is_latin1(text):
-    """True when Pillow's ``PngInfo.add_text`` writes ``text`` as tEXt (Latin-1), False when it writes iTXt."""
-    try:
-        text.encode("latin-1")
-        return True
-    except UnicodeEncodeError:
-        return False
-
-
 def user_comment(text):
     """EXIF UserComment bytes as A1111 writes them (piexif ``UserComment.dump(text, encoding="unicode")``)."""
     return UNICODE_PREFIX + text.encode("utf_16_be")
