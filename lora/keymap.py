@@ -204,3 +204,29 @@ def lora_key_map(target_keys):
     return key_map
 
 
+def preferred_lora_names(target_key, key_map, family="sd1"):
+    """Names a trainer would write for ``target_key``: dict with ``kohya``, ``kohya_ldm``, ``diffusers`` (when known).
+
+    ``kohya`` is the SD1.5-style ``lora_unet_<diffusers path>`` (or ``lora_te_`` for SD1/SD2, ``lora_te1_``/
+    ``lora_te2_`` for SDXL), ``kohya_ldm`` the SDXL-style ``lora_unet_<ldm path>``, ``diffusers`` the dotted
+    ``unet.<path>`` / ``text_encoder[_2].<path>`` name used by diffusers and PEFT.
+    """
+    names = [a for a, t in key_map.items() if t == target_key]
+    out = {}
+    ldm = None
+    if target_key.startswith("diffusion_model.") and target_key.endswith(".weight"):
+        ldm = "lora_unet_" + target_key[len("diffusion_model."):-len(".weight")].replace(".", "_")
+        out["kohya_ldm"] = ldm
+        dif = [a for a in names if a.startswith("lora_unet_") and a != ldm]
+        out["kohya"] = dif[0] if dif else ldm
+        dotted = [a for a in names if a.startswith("unet.") and ".processor." not in a]
+        if dotted:
+            out["diffusers"] = dotted[0]
+        return out
+    te = ("lora_te1_", "lora_te2_") if family == "sdxl" else ("lora_te_",)
+    for a in names:
+        if a.startswith(te) and "kohya" not in out:
+            out["kohya"] = a
+        elif a.startswith(("text_encoder.", "text_encoder_2.")) and "diffusers" not in out:
+            out["diffusers"] = a
+    return out
