@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 
 from .delta import adapter_update, lora_factors
-from .loractl import MODES, keyframe_weight, sampler_step_weight
+from .loractl import MODES, keyframe_weight, loractl_params, sampler_step_weight
 
 PASSES = ("first", "hires")
 
@@ -297,3 +297,15 @@ class BatchedLora:
             else:
                 y = y.index_add(0, rows, d)
         return y
+
+
+def entry_unet_slots(entry):
+    """UNet keyframes per pass ``{"first": unet, "hires": hrunet}`` of one ``<lora:…>`` tag entry
+    (``extra_networks.parse_extra_networks``): A1111's te/unet multipliers and loractl's ``hr=``/``hrte=``/
+    ``hrunet=`` through :func:`.loractl.loractl_params`, so a plain ``<lora:x:0.8>`` gives 0.8 for both passes."""
+    te = entry.get("te", 1.0)
+    unet = entry.get("unet", te)
+    named = entry.get("named") or {}
+    hr = [f"{k}={named[k]}" for k in ("hr", "hrte", "hrunet") if named.get(k)]
+    slots = loractl_params([str(entry["name"]), str(te), str(unet)] + hr)
+    return {"first": slots["unet"], "hires": slots["hrunet"]}
