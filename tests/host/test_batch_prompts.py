@@ -107,3 +107,23 @@ def test_bad_input_names_the_line(sd15):
     m, pos, neg, _, _ = _batch_node(model, clip, "a <lora:forgeline_sd15_kohya>\nb")
     with pytest.raises(ValueError, match=r"2 prompt line\(s\) but the latent batch is 3"):
         _sample(m, pos, neg, 3, SEED)
+
+
+def test_stock_ksampler_samples_each_row_with_its_own_line(sd15):
+    """The stock sampler (ComfyUI batch noise): image i equals image i of a stock run where every row is line i
+    with line i's LoRA applied the single-prompt way (same noise, same seed)."""
+    import comfy.sample
+
+    model, clip = sd15
+    lines = ["a red house", "a cat <lora:forgeline_sd15_style_r16:0.9>"]
+    m, pos, neg, _, _ = _batch_node(model, clip, "\n".join(lines))
+    latent = torch.zeros(2, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, SEED)
+    out = comfy.sample.sample(m, noise, STEPS, CFG, "euler_ancestral", "karras", pos, neg, latent, seed=SEED)
+    for i, line in enumerate(lines):
+        mi, ci = (ForgelineApplyPromptLoras.execute(model, clip, text=line).result[:2] if "<lora:" in line
+                  else (model, clip))
+        ref = comfy.sample.sample(mi, noise, STEPS, CFG, "euler_ancestral", "karras", _encode(ci, line, False),
+                                  _encode(ci, NEG, True), latent, seed=SEED)
+        scale = ref.abs().max().item()
+        assert torch.allclose(out[i], ref[i], rtol=1e-4, atol=1e-4 * scale), (i, (out[i] - ref[i]).abs().max())
