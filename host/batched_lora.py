@@ -125,10 +125,10 @@ def _apply_model(executor, x, t, c_concat=None, c_crossattn=None, control=None, 
     if handle is None or not handle.active:
         return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)
     chunks = len(transformer_options.get("cond_or_uncond") or [0])
-    rows = row_images(int(x.shape[0]), chunks, handle.engine.images)
+    row_images(int(x.shape[0]), chunks, handle.engine.images)     # validates: rows = chunks x images
     ctx = sampling_context.current({"transformer_options": transformer_options})
     index = {"loractl": ctx.sampling_step, "exact": ctx.step} if ctx is not None else {"loractl": 0, "exact": 0}
-    handle.engine.begin_call(rows, index)
+    handle.engine.begin_call(chunks, index)
     handle.calls += 1
     try:
         return executor(x, t, c_concat, c_crossattn, control, transformer_options, **kwargs)

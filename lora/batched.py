@@ -5,8 +5,8 @@ LoRA uses ``(adapter, strength schedule, block weights)``, each patched layer co
 
     y_n = W x_n + Σ_{u ∋ img(n)} s_u(img(n), t) · up_u(down_u(x_n))
 
-grouped by use: every use's factors touch only the rows of its images (``index_select`` → low-rank product →
-``index_add_``), the base product ``W x`` stays one batched GEMM over all rows, and rows of images without a LoRA
+grouped by use: every use's factors touch only the rows of its images (a strided gather of the runs of
+consecutive images it covers → low-rank product → in-place add into the same rows of the output), the base product ``W x`` stays one batched GEMM over all rows, and rows of images without a LoRA
 are never written. This is the S-LoRA / Punica idea (``punica-ai/punica:src/punica/ops/__init__.py`` ``add_lora_
 sgmv``: the base GEMM stays batched, only the low-rank addition is gathered per adapter segment) in the pure-PyTorch
 form of PEFT's mixed-batch forward (``huggingface/peft:src/peft/tuners/lora/layer.py`` ``_mixed_batch_forward``:
@@ -211,36 +211,43 @@ class BatchedLora:
         """``[{image: strength}]`` per use at the step indices ``{"loractl": sampling_step, "exact": step}``."""
         return [{img: table_value(t, index_by_mode[use.mode]) for img, t in use.tables.items()} for use in self.uses]
 
-    def begin_call(self, row_image, index_by_mode):
-        """Prepare one model call: ``row_image`` (LongTensor, image of each row) and the step indices.
+    def begin_call(self, chunks, index_by_mode):
+        """Prepare one model call of ``chunks`` whole-batch chunks (row ``c·B + i`` is image ``i``) at the step
+        indices ``{"loractl": sampling_step, "exact": step}``.
 
-        Per use: the rows it touches and their scale column (CPU; moved to the activation device at first use)."""
+        Per use: the maximal runs ``[a, b)`` of consecutive images it touches with non-zero strength and their
+        strengths. A run's rows are the basic-slice view ``rows.unflatten(0, (chunks, B))[:, a:b]``, so gathering
+        is a strided copy and the addition an in-place add into a view (no scatter)."""
         if not self._run_ready:
             raise ValueError("per-image LoRA: begin_run(steps) must be called before the first model call")
+        if chunks < 1:
+            raise ValueError("per-image LoRA: a model call needs at least one chunk")
         per_use = []
-        row_image = row_image.to("cpu", torch.long)
         for strengths in self.strengths_at(index_by_mode):
-            scale = torch.zeros(self.images, dtype=torch.float64)
-            for img, s in strengths.items():
-                scale[img] = s
-            row_scale = scale[row_image]
-            rows = torch.nonzero(row_scale, as_tuple=False).flatten()
-            if rows.numel() == 0:
-                per_use.append(None)
-                continue
-            full = rows.numel() == row_image.numel()
-            per_use.append({"rows": rows, "scale": row_scale[rows], "full": full, "dev": {}})
-        self._call = per_use
+            scale = [0.0] * self.images
+            for img, value in strengths.items():
+                scale[img] = value
+            runs, a = [], None
+            for i in range(self.images + 1):
+                on = i < self.images and scale[i] != 0.0
+                if on and a is None:
+                    a = i
+                elif not on and a is not None:
+                    runs.append((a, i, torch.tensor(scale[a:i], dtype=torch.float64).repeat(chunks), {}))
+                    a = None
+            per_use.append(runs)
+        self._call = {"chunks": int(chunks), "uses": per_use}
         return per_use
 
     def end_call(self):
         self._call = None
 
-    def _rows_on(self, entry, device, dtype):
-        key = (str(device), dtype)
-        hit = entry["dev"].get(key)
+    @staticmethod
+    def _column(run, device, dtype, dims):
+        key = (str(device), dtype, dims)
+        hit = run[3].get(key)
         if hit is None:
-            hit = entry["dev"][key] = (entry["rows"].to(device), entry["scale"].to(device=device, dtype=dtype))
+            hit = run[3][key] = run[2].to(device=device, dtype=dtype).reshape((-1,) + (1,) * (dims - 1))
         return hit
 
     def _factors(self, term, device, dtype):
@@ -261,7 +268,8 @@ class BatchedLora:
     def apply(self, module, x, y, stride=1, padding=0, dilation=1, groups=1):
         """``y`` (the layer's own output for input ``x``) plus every use's term on its rows; returns ``y``.
 
-        Call between :meth:`begin_call` and :meth:`end_call`; ``y`` is added to in place when possible."""
+        Call between :meth:`begin_call` and :meth:`end_call`. ``y`` is added to **in place** (a Linear/Conv2d
+        output is a fresh tensor); rows of images without a term are not touched."""
         layer = self.layers.get(module)
         if layer is None or self._call is None:
             return y
@@ -269,33 +277,35 @@ class BatchedLora:
         if conv and groups != 1:
             raise ValueError(f"per-image LoRA on '{module}': grouped convolutions are not supported")
         dtype, device = y.dtype, y.device
+        k, batch = self._call["chunks"], self.images
+        if x.shape[0] != k * batch or y.shape[0] != k * batch:
+            raise ValueError(f"per-image LoRA on '{module}': {x.shape[0]} rows are not {k} chunk(s) of the "
+                             f"{batch} images")
         for term in layer["weight"] + layer["bias"]:
-            entry = self._call[term.use]
-            if entry is None:
-                continue
-            rows, scale = self._rows_on(entry, device, dtype)
-            xs = x if entry["full"] else x.index_select(0, rows)
-            view = (-1,) + (1,) * (y.dim() - 1)
-            col = (scale * term.ratio).reshape(view)
-            if term.kind == "low_rank":
-                up, down = self._factors(term, device, dtype)
-                if conv:
-                    h = F.conv2d(xs, down, None, stride, padding, dilation) * col
-                    d = F.conv2d(h, up[:, :, None, None])
+            for run in self._call["uses"][term.use]:
+                a, b = run[0], run[1]
+                full = a == 0 and b == batch
+                xs = x if full else x.unflatten(0, (k, batch))[:, a:b].flatten(0, 1)
+                col = self._column(run, device, dtype, y.dim()) * term.ratio
+                if term.kind == "low_rank":
+                    up, down = self._factors(term, device, dtype)
+                    if conv:
+                        d = F.conv2d(F.conv2d(xs, down, None, stride, padding, dilation) * col, up[:, :, None, None])
+                    else:
+                        d = F.linear(F.linear(xs, down) * col, up)
+                elif term.kind == "dense":
+                    (u,) = self._factors(term, device, dtype)
+                    d = (F.conv2d(xs, u, None, stride, padding, dilation) if conv else F.linear(xs, u)) * col
                 else:
-                    d = F.linear(F.linear(xs, down) * col, up)
-            elif term.kind == "dense":
-                (u,) = self._factors(term, device, dtype)
-                d = (F.conv2d(xs, u, None, stride, padding, dilation) if conv else F.linear(xs, u)) * col
-            else:
-                (db,) = self._factors(term, device, dtype)
-                shape = [1] * y.dim()
-                shape[1 if conv else -1] = -1
-                d = db.reshape(shape).expand((xs.shape[0],) + tuple(y.shape[1:])) * col
-            if entry["full"]:
-                y = y + d
-            else:
-                y = y.index_add(0, rows, d)
+                    (db,) = self._factors(term, device, dtype)
+                    shape = [1] * y.dim()
+                    shape[1 if conv else -1] = -1
+                    d = db.reshape(shape) * col
+                if full:
+                    y.add_(d)
+                else:
+                    y.unflatten(0, (k, batch))[:, a:b].add_(d.expand((xs.shape[0],) + tuple(y.shape[1:]))
+                                                            .unflatten(0, (k, b - a)))
         return y
 
 

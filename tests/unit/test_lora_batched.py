@@ -49,17 +49,18 @@ def test_linear_mixed_rows_equal_per_row_reference():
     w = torch.randn(out, inp, generator=g, dtype=D)
     a = _lora(key, out, inp, rank=3, alpha=1.5, seed=2)
     b = _lora(key, out, inp, rank=2, alpha=None, seed=3)
-    eng = _engine(3, {key: (out, inp)})
+    eng = _engine(4, {key: (out, inp)})
     eng.add(0, "A", {key: [a]}, _const(0.8))
     eng.add(2, "A", {key: [a]}, _const(0.5))        # same adapter, another strength: one gathered use
+    eng.add(3, "A", {key: [a]}, _const(0.3))        # images 2-3: one contiguous run
     eng.add(2, "B", {key: [b]}, _const(-1.25))
     # image 1: no LoRA
     eng.build()
     eng.begin_run(4)
-    rows = row_images(6, 2, images=3)               # cond rows 0..2, uncond rows 3..5
-    x = torch.randn(6, T, inp, generator=g, dtype=D)
+    assert row_images(8, 2, images=4).tolist() == [0, 1, 2, 3, 0, 1, 2, 3]   # cond rows 0..3, uncond 4..7
+    x = torch.randn(8, T, inp, generator=g, dtype=D)
     base = torch.einsum("oi,nti->nto", w, x)
-    eng.begin_call(rows, {"loractl": 0, "exact": 0})
+    eng.begin_call(2, {"loractl": 0, "exact": 0})
     y = eng.apply("m.lin", x, base.clone())
     eng.end_call()
 
@@ -67,18 +68,37 @@ def test_linear_mixed_rows_equal_per_row_reference():
         scale = (ad.alpha / ad.tensors["down"].shape[0]) if ad.alpha is not None else 1.0
         return s * scale * torch.einsum("or,ri,ti->to", ad.tensors["up"], ad.tensors["down"], xn)
 
-    for n in range(6):
-        img = n % 3
+    for n in range(8):
+        img = n % 4
         ref = base[n].clone()
         if img == 0:
             ref += term(a, 0.8, x[n])
         if img == 2:
             ref += term(a, 0.5, x[n]) + term(b, -1.25, x[n])
+        if img == 3:
+            ref += term(a, 0.3, x[n])
         if img == 1:
             assert torch.equal(y[n], base[n]), "a row without LoRA must be untouched"
         else:
             assert torch.allclose(y[n], ref, rtol=1e-12, atol=1e-12), n
             assert not torch.allclose(y[n], base[n])
+
+
+def test_use_on_every_image_takes_the_whole_batch():
+    key = "m.lin.weight"
+    a = _lora(key, 3, 4, rank=2, alpha=2.0, seed=21)
+    eng = _engine(2, {key: (3, 4)})
+    eng.add(0, "A", {key: [a]}, _const(1.0))
+    eng.add(1, "A", {key: [a]}, _const(-0.5))
+    eng.begin_run(1)
+    x = torch.randn(4, 5, 4, dtype=D)
+    eng.begin_call(2, {"loractl": 0, "exact": 0})
+    y = eng.apply("m.lin", x, torch.zeros(4, 5, 3, dtype=D))
+    for n, s in enumerate([1.0, -0.5, 1.0, -0.5]):
+        ref = s * 1.0 * torch.einsum("or,ri,ti->to", a.tensors["up"], a.tensors["down"], x[n])
+        assert torch.allclose(y[n], ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="not 2 chunk"):
+        eng.apply("m.lin", x[:3], torch.zeros(3, 5, 3, dtype=D))
 
 
 @pytest.mark.parametrize("stride,padding", [(1, 1), (2, 1), (1, 0)])
@@ -93,7 +113,7 @@ def test_locon_conv_rows_equal_merged_kernel_reference(stride, padding):
     eng.begin_run(1)
     x = torch.randn(4, cin, 9, 9, generator=g, dtype=D)
     base = F.conv2d(x, w, None, stride, padding)
-    eng.begin_call(row_images(4, 2), {"loractl": 0, "exact": 0})
+    eng.begin_call(2, {"loractl": 0, "exact": 0})
     y = eng.apply("m.conv", x, base.clone(), stride=stride, padding=padding)
     # merged kernel W + s·(alpha/r)·up·down (up 1x1): Δ[o,i,h,w] = Σ_r up[o,r]·down[r,i,h,w]
     delta = torch.einsum("or,rihw->oihw", a.tensors["up"][:, :, 0, 0], a.tensors["down"]) * (4.0 / 2)
@@ -119,7 +139,7 @@ def test_loha_dense_fallback_and_bias_delta():
     eng.begin_run(1)
     x = torch.randn(2, 3, inp, generator=g, dtype=D)
     base = torch.einsum("oi,nti->nto", w, x)
-    eng.begin_call(row_images(2, 1), {"loractl": 0, "exact": 0})
+    eng.begin_call(1, {"loractl": 0, "exact": 0})
     y = eng.apply("m.lin", x, base.clone())
     hada = (t["w1a"] @ t["w1b"]) * (t["w2a"] @ t["w2b"]) * (1.0 / 2)
     ref0 = torch.einsum("oi,ti->to", w + 0.6 * hada, x[0]) + 0.6 * diff_b.tensors["diff"]
@@ -142,7 +162,7 @@ def test_scheduled_strength_follows_loractl_table():
         assert got[1] == 0.5
     x = torch.randn(2, 2, 3, dtype=D)
     base = torch.zeros(2, 2, 3, dtype=D)
-    eng.begin_call(row_images(2, 1), {"loractl": 0, "exact": 0})
+    eng.begin_call(1, {"loractl": 0, "exact": 0})
     y = eng.apply("m.lin", x, base.clone())
     assert torch.equal(y[0], base[0]), "strength 0 at step 0 leaves the row untouched"
     assert step_table(ramp, 1.0, 5, "exact") == pytest.approx([0, 0.25, 0.5, 0.75, 1.0])
