@@ -14,7 +14,7 @@ from harness import WorkflowPair
 
 from forgeline.tests.e2e.graphs import SD15
 
-STEPS = 10
+STEPS = 6
 LINES = [
     ("a red house on a hill", None, 0.0),
     ("a cat", "forgeline_sd15_kohya.safetensors", 0.8),
@@ -77,7 +77,7 @@ PAIRS = [
                     "Euler a 64x64: one Batch prompts (A1111) batch vs 4 native LoraLoader + KSampler pipelines",
         pack=lambda i: batch_graph(10_000 + 8 * i),
         baseline=lambda i: native_graph(10_000 + 8 * i),
-        runs=3, goal=0.6,
+        runs=2, goal=0.6,
         pack_label="Batch prompts (A1111), one batch of 4", baseline_label="4x (LoraLoader + CLIPTextEncode + KSampler)",
     ),
 ]
