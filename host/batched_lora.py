@@ -78,6 +78,19 @@ def install(model_clone, engine: BatchedLora, labels):
     return handle
 
 
+def install_lines(model_clone, per_line, labels, mode="loractl", what="per-image LoRA"):
+    """Build and install the engine for ``per_line`` = per image ``[(use name, {key: [adapter]}, slots, block
+    ratios), ...]``; an error names the image's label."""
+    engine = new_engine(model_clone, len(per_line))
+    for i, uses in enumerate(per_line):
+        for name, unet, slots, ratios in uses:
+            try:
+                engine.add(i, name, unet, slots, 1.0, mode, ratios)
+            except ValueError as e:
+                raise ValueError(f"{what}: {labels[i]}: {e}") from None
+    return install(model_clone, engine, labels)
+
+
 def handle_of(model_patcher):
     return model_patcher.model_options.get("transformer_options", {}).get(KEY)
 

@@ -141,14 +141,8 @@ class ForgelineBatchPrompts(io.ComfyNode):
             raise ValueError(f"Batch prompts (A1111): {e}") from None
         out_model = model.clone()
         if any(per_line):
-            engine = hb.new_engine(out_model, len(lines))
-            for i, uses in enumerate(per_line):
-                for name, unet, slots, ratios, _ in uses:
-                    try:
-                        engine.add(i, name, unet, slots, 1.0, mode, ratios)
-                    except ValueError as e:
-                        raise ValueError(f"Batch prompts (A1111): {labels[i]}: {e}") from None
-            hb.install(out_model, engine, labels)
+            hb.install_lines(out_model, [[u[:4] for u in uses] for uses in per_line], labels, mode,
+                             "Batch prompts (A1111)")
         return io.NodeOutput(out_model, positive, negative_cond, len(lines), "\n".join(report))
 
 
