@@ -289,10 +289,12 @@ class BatchedLora:
                 col = self._column(run, device, dtype, y.dim()) * term.ratio
                 if term.kind == "low_rank":
                     up, down = self._factors(term, device, dtype)
-                    if conv:
-                        d = F.conv2d(F.conv2d(xs, down, None, stride, padding, dilation) * col, up[:, :, None, None])
-                    else:
-                        d = F.linear(F.linear(xs, down) * col, up)
+                    h = F.conv2d(xs, down, None, stride, padding, dilation) if conv else F.linear(xs, down)
+                    h = h * col
+                    if y.is_contiguous():
+                        _add_up(y, h, up, conv, k if not full else 1, batch, a, b, full)
+                        continue
+                    d = F.conv2d(h, up[:, :, None, None]) if conv else F.linear(h, up)
                 elif term.kind == "dense":
                     (u,) = self._factors(term, device, dtype)
                     d = (F.conv2d(xs, u, None, stride, padding, dilation) if conv else F.linear(xs, u)) * col
@@ -307,6 +309,21 @@ class BatchedLora:
                     y.unflatten(0, (k, batch))[:, a:b].add_(d.expand((xs.shape[0],) + tuple(y.shape[1:]))
                                                             .unflatten(0, (k, b - a)))
         return y
+
+
+def _add_up(y, h, up, conv, chunks, batch, a, b, full):
+    """``y[rows] += up · h`` for the rows of images ``[a, b)`` in each chunk, fused into one BLAS call per chunk
+    (``addmm_`` for Linear, ``baddbmm_`` over the pixels for the 1x1 up of a LoCon), in place on the contiguous
+    row block of each chunk."""
+    n = b - a
+    for c in range(chunks):
+        yc = y if full else y[c * batch + a: c * batch + b]
+        hc = h if full else h[c * n:(c + 1) * n]
+        if conv:
+            m = yc.shape[0]
+            yc.view(m, yc.shape[1], -1).baddbmm_(up.expand(m, -1, -1), hc.reshape(m, hc.shape[1], -1))
+        else:
+            yc.view(-1, yc.shape[-1]).addmm_(hc.reshape(-1, hc.shape[-1]), up.t())
 
 
 def entry_unet_slots(entry):
