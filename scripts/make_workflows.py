@@ -297,6 +297,28 @@ def reproduce_a1111(g: UIGraph):
             link[5] = "COMBO"
 
 
+def four_prompts_four_loras(g: UIGraph):
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    prompts = ("a red house on a hill, (morning fog:1.1)\n"
+               "a cat in a garden <lora:forgeline_sd15_kohya:0.8>\n"
+               "portrait of a knight, [smiling:serious:0.5] <lora:forgeline_sd15_style_r16:1:0@0,1@1>\n"
+               "a forest path BREAK autumn colours <lora:forgeline_sd15_lcm_lora:0.6>")
+    bp = g.node("ForgelineBatchPrompts", (1, 0), title="Batch prompts (A1111)", model=loader["MODEL"],
+                clip=loader["CLIP"], prompts=prompts, negative=NEGATIVE, steps=20, mode="loractl")
+    latent = g.node("ForgelineEmptyLatent", (1, 20), width=512, height=512, batch_size=bp[3])
+    ks = g.node("ForgelineKSampler", (2, 0), model=bp[0], positive=bp[1], negative=bp[2], latent_image=latent[0],
+                seed=1234, steps=20, cfg=7.0, sampler_name="forgeline_euler_a", scheduler="forgeline_karras",
+                noise_source="a1111_gpu")
+    _decode_save(g, ks[0], loader["VAE"], "forgeline_four_prompts")
+    g.note("Four prompts, four LoRA sets, ONE batch: each line of 'prompts' is one image, with its own weights, "
+           "BREAK, [prompt:editing] and <lora:name:te:unet> tags (loractl schedules like 0@0,1@1 too). Image i "
+           "gets line i and only line i's LoRAs, applied per image inside one sampling pass (no re-patching). "
+           "With KSampler (A1111) and an A1111 noise source image i equals a single run of line i with seed + i.\n\n"
+           "One negative line is shared; or write one negative per prompt line. The latent batch size comes from "
+           "the node's batch_size output.", (0, 8), size=(320, 300))
+    g.group("Batch prompts", [bp, latent])
+
+
 WORKFLOWS = {
     "A1111 prompt (BREAK + editing)": a1111_prompt,
     "AYS + DPM++ 2S a (A1111 seed)": ays_dpmpp,
@@ -308,6 +330,7 @@ WORKFLOWS = {
     "Train a LoRA on 4 images, then sample with it": train_lora_acrf,
     "Save for Civitai": save_for_civitai,
     "Reproduce an A1111 image": reproduce_a1111,
+    "Four prompts, four LoRAs, one batch": four_prompts_four_loras,
 }
 
 

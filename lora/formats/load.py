@@ -4,13 +4,15 @@ Name lookup: the module name as written, then with PEFT's ``base_model.model.``
 stripped, then in modern diffusers form (``.processor.`` dropped, ``to_out`` → ``to_out.0``); the key map from
 ``keymap.lora_key_map`` answers kohya, LyCORIS, old/new diffusers and PEFT spellings. A ``diff_b`` / ``b_norm``
 adapter patches the ``.bias`` next to the mapped ``.weight``. Each match is shape-checked by running the real ΔW
-formula on the ``meta`` device, so an adapter that does not fit is reported, never applied.
+formula on the ``meta`` device, so an adapter that does not fit is reported, never applied. Files are read through
+the process-wide LRU of :mod:`..file_cache` (keyed by path, size and mtime), so queued jobs re-use parsed files.
 """
 from dataclasses import dataclass, field
 
 import torch
 
 from ..delta import delta_weight, dora_axis
+from ..file_cache import shared_cache
 from ..keymap import infer_model_family, lora_key_map
 from ..report import build_report
 from ..safe_load import PICKLE_EXTENSIONS, LoraFileError, load_lora_file
@@ -94,7 +96,7 @@ def load_lora(path, target_shapes, family=None):
     """Load the LoRA at ``path`` for a model whose keys → shapes are ``target_shapes`` (a dict; a plain list of
     keys skips the shape checks). ``family`` (``sd1``/``sd2``/``sdxl``) defaults to one inferred from the keys.
     Returns :class:`LoadedLora`; raises :class:`LoraFileError` for unreadable or invalid files."""
-    tensors, metadata = load_lora_file(path)
+    tensors, metadata = shared_cache().get(path, load_lora_file)   # parsed files kept across jobs (file_cache.py)
     shapes = dict(target_shapes) if isinstance(target_shapes, dict) else None
     keys = list(target_shapes)
     family = family or infer_model_family(keys)

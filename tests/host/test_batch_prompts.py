@@ -1,0 +1,129 @@
+"""Batch prompts (A1111) on the SD1.5 stand-in (ComfyUI in-process, CPU): one batch of 4 lines with 4 different
+LoRA sets equals, image by image, the single run of each line (Apply Prompt LoRA Tags -> A1111 Prompt Encode ->
+KSampler (A1111), seed + i, batch 1) — the reference is the pack's single-image path (weights merged by ComfyUI's
+patcher, scheduled strength re-merged from pristine), the batch applies the LoRAs per row on the activations.
+Base weights are bit-identical afterwards; bad input names the line."""
+import pytest
+import torch
+
+import comfy.sd
+
+from forgeline.host import batched_lora as hb
+from forgeline.nodes.batch_prompts import ForgelineBatchPrompts
+from forgeline.nodes.ksampler_a1111 import ForgelineKSampler
+from forgeline.nodes.lora_tags import ForgelineApplyPromptLoras
+from forgeline.nodes.prompt_encode import ForgelinePromptEncode
+
+SEED, STEPS, CFG = 11, 4, 5.0
+LINES = [
+    "a red house on a hill",                                                   # no LoRA
+    "a cat <lora:forgeline_sd15_kohya:0.8>",                                  # kohya (attention + conv + TE)
+    "portrait [smiling:serious:2] <lora:forgeline_sd15_style_r16:1:0@0,1@1>",  # scheduled unet + prompt editing
+    "a forest <lora:forgeline_sd15_lcm_lora:0.6> <lora:forgeline_sd15_loha:0.5>",  # two LoRAs, LoHa dense path
+]
+NEG = "blurry"
+
+
+@pytest.fixture(scope="module")
+def sd15():
+    import folder_paths
+    from forgeline.scripts.comfy_server import MODELS_CACHE
+    from forgeline.tests.fixtures.fixture_loras import ensure_loras
+    from forgeline.tests.fixtures.models import ensure_checkpoint
+
+    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
+    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
+    model, clip, _vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
+    return model, clip
+
+
+def _sample(model, positive, negative, batch, seed):
+    latent = {"samples": torch.zeros(batch, 4, 8, 8)}
+    return ForgelineKSampler.execute(model, positive, negative, latent, seed, STEPS, CFG, "forgeline_euler_a",
+                                     "forgeline_karras", 1.0, 1.0, 1.0, "a1111_cpu", 0, "a1111").result[0]["samples"]
+
+
+def _encode(clip, text, negative):
+    return ForgelinePromptEncode.execute(clip, text, negative, "Original", 20, 1, STEPS, 0, 1024, 1024, 0, 0, 1024,
+                                         1024).result[0]
+
+
+def _single(model, clip, line, seed):
+    m, c = model, clip
+    if "<lora:" in line:
+        m, c = ForgelineApplyPromptLoras.execute(model, clip, text=line).result[:2]
+    return _sample(m, _encode(c, line, False), _encode(c, NEG, True), 1, seed)
+
+
+def _batch_node(model, clip, prompts, negative=NEG, latent=None):
+    return ForgelineBatchPrompts.execute(model, clip, prompts, negative, "Original", 1, STEPS, "loractl",
+                                         latent=latent).result
+
+
+def test_each_image_equals_the_single_run_of_its_line(sd15):
+    model, clip = sd15
+    before = {k: v.detach().clone() for k, v in model.model.state_dict().items()}
+    m, pos, neg, batch_size, report = _batch_node(model, clip, "\n".join(LINES))
+    assert batch_size == 4 and "line 1" in report and "no LoRA" in report.splitlines()[0]
+    handle = hb.handle_of(m)
+    batch = _sample(m, pos, neg, 4, SEED)
+    assert handle.runs == 1 and handle.calls == STEPS          # one model call per step: cond+uncond, 4 images
+    after = model.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "base weights must be bit-identical"
+    singles = [_single(model, clip, line, SEED + i) for i, line in enumerate(LINES)]
+    plain = _single(model, clip, "a cat", SEED + 1)
+    for i, ref in enumerate(singles):
+        scale = ref.abs().max().item()
+        assert torch.allclose(batch[i:i + 1], ref, rtol=1e-4, atol=1e-4 * scale), (i, (batch[i:i + 1] - ref).abs().max())
+    # the LoRA really acted, and only on its own image
+    assert not torch.allclose(singles[1], plain, atol=1e-3 * plain.abs().max().item())
+
+
+def test_scheduled_line_at_zero_equals_no_lora(sd15):
+    """``0@0,1@1`` over 4 loractl steps reads 0, 0, 0.5, 1: with 1 step only strength 0 is used -> no effect."""
+    model, clip = sd15
+    m, pos, neg, _, _ = _batch_node(model, clip, "a cat <lora:forgeline_sd15_style_r16:0:0@0,1@1>\na cat")
+    latent = {"samples": torch.zeros(2, 4, 8, 8)}
+    out = ForgelineKSampler.execute(m, pos, neg, latent, SEED, 1, CFG, "forgeline_euler_a", "forgeline_karras", 1.0,
+                                    1.0, 1.0, "a1111_cpu", 0, "a1111").result[0]["samples"]
+    plain = ForgelineKSampler.execute(model, _encode(clip, "a cat", False), _encode(clip, NEG, True),
+                                      {"samples": torch.zeros(1, 4, 8, 8)}, SEED, 1, CFG, "forgeline_euler_a",
+                                      "forgeline_karras", 1.0, 1.0, 1.0, "a1111_cpu", 0, "a1111").result[0]["samples"]
+    assert torch.allclose(out[0:1], plain, rtol=1e-5, atol=1e-5 * plain.abs().max().item())
+
+
+def test_bad_input_names_the_line(sd15):
+    model, clip = sd15
+    with pytest.raises(ValueError, match=r"line 2 is empty"):
+        _batch_node(model, clip, "a cat\n\na dog")
+    with pytest.raises(ValueError, match=r"line 2 \('a dog <lora:forgeline_sdxl_kohya>'\).*SDXL"):
+        _batch_node(model, clip, "a cat\na dog <lora:forgeline_sdxl_kohya>")
+    with pytest.raises(ValueError, match=r"line 2 .*no_such_lora"):
+        _batch_node(model, clip, "a cat\na dog <lora:no_such_lora>")
+    with pytest.raises(ValueError, match=r"line 3 \('c'\) and later have no image"):
+        _batch_node(model, clip, "a\nb\nc", latent={"samples": torch.zeros(2, 4, 8, 8)})
+    with pytest.raises(ValueError, match=r"3 lines for 2 prompt lines"):
+        _batch_node(model, clip, "a\nb", negative="x\ny\nz")
+    m, pos, neg, _, _ = _batch_node(model, clip, "a <lora:forgeline_sd15_kohya>\nb")
+    with pytest.raises(ValueError, match=r"2 prompt line\(s\) but the latent batch is 3"):
+        _sample(m, pos, neg, 3, SEED)
+
+
+def test_stock_ksampler_samples_each_row_with_its_own_line(sd15):
+    """The stock sampler (ComfyUI batch noise): image i equals image i of a stock run where every row is line i
+    with line i's LoRA applied the single-prompt way (same noise, same seed)."""
+    import comfy.sample
+
+    model, clip = sd15
+    lines = ["a red house", "a cat <lora:forgeline_sd15_style_r16:0.9>"]
+    m, pos, neg, _, _ = _batch_node(model, clip, "\n".join(lines))
+    latent = torch.zeros(2, 4, 8, 8)
+    noise = comfy.sample.prepare_noise(latent, SEED)
+    out = comfy.sample.sample(m, noise, STEPS, CFG, "euler_ancestral", "karras", pos, neg, latent, seed=SEED)
+    for i, line in enumerate(lines):
+        mi, ci = (ForgelineApplyPromptLoras.execute(model, clip, text=line).result[:2] if "<lora:" in line
+                  else (model, clip))
+        ref = comfy.sample.sample(mi, noise, STEPS, CFG, "euler_ancestral", "karras", _encode(ci, line, False),
+                                  _encode(ci, NEG, True), latent, seed=SEED)
+        scale = ref.abs().max().item()
+        assert torch.allclose(out[i], ref[i], rtol=1e-4, atol=1e-4 * scale), (i, (out[i] - ref[i]).abs().max())
