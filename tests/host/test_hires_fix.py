@@ -85,7 +85,11 @@ class _DoubleNearest:
     scale = 2
 
     def __init__(self):
+        import comfy.model_patcher
         self.model = torch.nn.Upsample(scale_factor=2, mode="nearest")
+        # what ComfyUI 0.33's UpscaleModelLoader attaches (0.3.75 ignores it): a real patcher around the module
+        self.patcher = comfy.model_patcher.ModelPatcher(self.model, load_device=torch.device("cpu"),
+                                                        offload_device=torch.device("cpu"))
 
     def to(self, device):
         return self

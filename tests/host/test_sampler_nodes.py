@@ -127,9 +127,10 @@ def test_ancestral_stream_continues_after_the_run(sd15, source, ensd):
     _, info = a1.sample_a1111(model, cond, uncond, _latent(), seed=seed, steps=2, cfg=5.0,
                               sampler_name="forgeline_euler_a", scheduler="karras", noise_source=source, ensd=ensd)
     nxt = info.noise_sampler(None, None).cpu()
-    if source == "comfy":  # default_noise_sampler: its own generator seeded `seed`, one draw used
-        g = torch.Generator("cpu").manual_seed(seed)
-        draws = [torch.randn((1, 4, 8, 8), generator=g) for _ in range(2)]
+    if source == "comfy":  # the host's own default_noise_sampler (seed, or seed + 1 on CPU since 0.33), one draw used
+        import comfy.k_diffusion.sampling as kds
+        host_stream = kds.default_noise_sampler(torch.zeros((1, 4, 8, 8)), seed=seed)
+        draws = [host_stream(None, None) for _ in range(2)]
     elif ensd == 0:  # A1111: initial + ancestral draws share the image's generator
         g = torch.Generator("cpu").manual_seed(seed)
         draws = [torch.randn((4, 8, 8), generator=g)[None] for _ in range(3)]
