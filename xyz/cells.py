@@ -92,3 +92,15 @@ def enumerate_cells(base: dict, x: Axis, y: Axis, z: Axis, confirmed: bool = Fal
                 cells.append(Cell(cell_index(pos["x"], pos["y"], pos["z"], nx, ny), pos["x"], pos["y"], pos["z"],
                                   settings))
     return cells
+
+
+def plan(base: dict, specs: list[tuple[str, str]], ctx, confirmed: bool = False, rng=None):
+    """``specs``: (type label, values text) for X, Y, Z -> (axes, cells) after every check (A1111 ``Script.run``
+    up to the first cell). Raises AxisError naming the axis and value."""
+    from .axes import parse_axis
+
+    while len(specs) < 3:
+        specs = [*specs, ("Nothing", "")]
+    axes = [parse_axis(name, label, text, ctx, rng) for name, (label, text) in zip("XYZ", specs)]
+    check_distinct(axes)
+    return axes, enumerate_cells(base, *axes, confirmed=confirmed)

@@ -146,3 +146,19 @@ def xyz_grids(images: list, nx: int, ny: int, nz: int, x_labels: list[str], y_la
     if draw_legend:
         z_grid = draw_grid_annotations(z_grid, sub_w, sub_h, [[t] for t in z_labels], [[""]])
     return [z_grid]
+
+
+def tensor_to_pil(image) -> Image.Image:
+    """One ComfyUI IMAGE (H, W, C floats in 0..1) -> PIL, rounded as ComfyUI's SaveImage does (clip(255 * x))."""
+    import numpy as np
+
+    arr = np.clip(255.0 * image.detach().cpu().float().numpy(), 0, 255).astype(np.uint8)
+    return Image.fromarray(arr[..., :3])
+
+
+def pil_to_tensor(img: Image.Image):
+    """PIL -> a ComfyUI IMAGE batch of one (1, H, W, 3)."""
+    import numpy as np
+    import torch
+
+    return torch.from_numpy(np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0)[None]
