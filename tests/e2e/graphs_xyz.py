@@ -24,7 +24,8 @@ def xyz_plot(x=("Steps", "2-4"), y=("Sampler", "Euler a, euler"), z=("Nothing", 
         "emphasis": "Original", "x_type": x[0], "x_values": x[1], "y_type": y[0], "y_values": y[1],
         "z_type": z[0], "z_values": z[1], "draw_legend": legend, "z_layout": layout, "margin_size": 0,
         "confirm_large_grid": confirm, "hires_fix": False, "hires_upscaler": "Latent", "hires_upscale_by": 2.0,
-        "hires_steps": 0, "hires_denoise": 0.7, **extra}}
+        "hires_steps": 0, "hires_denoise": 0.7}}
+    graph["plot"]["inputs"].update(extra)
     graph["save_grid"] = {"class_type": "SaveImage", "inputs": {"images": ["plot", 0], "filename_prefix": prefix}}
     graph["save_cells"] = {"class_type": "SaveImage", "inputs": {"images": ["plot", 1],
                                                                   "filename_prefix": prefix + "_cells"}}
@@ -63,4 +64,27 @@ def cells_alone(settings_list, **common):
     graph = {}
     for k, settings in enumerate(settings_list):
         graph.update(cell_alone(tag=f"_{k}", **{**common, **settings}))
+    return graph
+
+
+def lora_hires_alone(positive, hires_steps, seed=1, steps=3, upscale_by=1.5, hires_denoise=0.5, prefix="xyz_lh"):
+    """A cell with a <lora:...> tag and HiRes Fix, built by hand: Apply prompt LoRA tags -> A1111 Prompt Encode with
+    the returned CLIP -> KSampler (A1111) -> HiRes Fix (A1111) -> VAEDecode."""
+    graph = cell_alone(positive=positive, seed=seed, steps=steps, prefix=prefix)
+    graph["tags"] = {"class_type": "ForgelineApplyPromptLoras", "inputs": {
+        "model": ["ckpt", 0], "clip": ["ckpt", 1], "text": positive, "mode": "loractl"}}
+    for enc in ("pos", "neg"):
+        graph[enc]["inputs"]["clip"] = ["tags", 1]
+    graph["sample"]["inputs"]["model"] = ["tags", 0]
+    s = graph["sample"]["inputs"]
+    graph["hires"] = {"class_type": "ForgelineHiResFix", "inputs": {
+        "model": ["tags", 0], "positive": ["pos", 0], "negative": ["neg", 0], "latent": ["sample", 0],
+        "seed": seed, "steps": steps, "cfg": s["cfg"], "sampler_name": s["sampler_name"],
+        "scheduler": s["scheduler"], "upscaler": "Latent", "upscale_by": upscale_by, "resize_width": 0,
+        "resize_height": 0, "hires_steps": hires_steps, "denoise": hires_denoise,
+        "hires_sampler": "(same as first pass)", "hires_scheduler": "(same as first pass)", "hires_cfg": 0.0,
+        "eta": 1.0, "s_noise": 1.0, "noise_source": s["noise_source"], "ensd": 0, "vae": ["ckpt", 2]}}
+    for enc in ("pos", "neg"):
+        graph[enc]["inputs"]["hires_steps"] = hires_steps
+    graph["decode"]["inputs"]["samples"] = ["hires", 0]
     return graph

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .graphs_xyz import cell_alone, xyz_plot
+from .graphs_xyz import cell_alone, lora_hires_alone, xyz_plot
 
 X_STEPS = [2, 3, 4]  # "2-4"
 Y_SAMPLERS = ["forgeline_euler_a", "euler"]  # "Euler a, euler"
@@ -97,3 +97,27 @@ def test_z_axis_and_separate_grids(client):
     assert result.status == "success", result.error
     assert len(result.outputs["save_grid"]["images"]) == 2  # one grid per Z value
     assert len(result.outputs["save_cells"]["images"]) == 4
+
+
+def test_lora_strength_by_prompt_sr_with_hires_fix(client):
+    """The bundled 'LoRA strength x steps' case with HiRes Fix on: X = <lora:...> strength by Prompt S/R, Y = Hires
+    steps; a cell equals the hand-built LoRA-tags + HiRes Fix graph, and the strength changes the image."""
+    tag = "a photo of a cat <lora:forgeline_sd15_kohya:0.5>"
+    result = client.run(xyz_plot(x=("Prompt S/R", ":0.5>, :1>"), y=("Hires steps", "1, 2"), positive=tag, seed=5,
+                                 hires_fix=True, hires_upscale_by=1.5, hires_denoise=0.5, prefix="e2e_xyz_lora"))
+    assert result.status == "success", result.error
+    cells = [_pixels(client, im) for im in result.outputs["save_cells"]["images"]]
+    assert len(cells) == 4 and cells[0].shape == (96, 96, 3)
+    assert not np.array_equal(cells[0], cells[1])  # strength 0.5 vs 1
+    alone = client.run(lora_hires_alone(tag.replace(":0.5>", ":1>"), hires_steps=2, seed=5))
+    assert alone.status == "success", alone.error
+    assert np.array_equal(cells[3], _pixels(client, alone.images()[0]))  # ix=1 (strength 1), iy=1 (2 steps)
+
+
+def test_stock_ksampler_and_checkpoint_axis(client):
+    result = client.run(xyz_plot(x=("CFG Scale", "4, 8"), y=("Checkpoint name", "sd15"), sampler="euler",
+                                 scheduler="normal", sampler_node="KSampler", prefix="e2e_xyz_stock"))
+    assert result.status == "success", result.error
+    assert len(result.outputs["save_cells"]["images"]) == 2
+    # 'sd15' resolves (A1111 closest match) to the base checkpoint, which the cells reuse: no second loader
+    assert not any("ckpt_" in str(m["data"].get("node")) for m in result.messages if m.get("type") == "executing")
