@@ -51,7 +51,8 @@ def _context(hires_fix, has_refiner, sampler_node):
     return AxisContext(samplers=sampler_names(), schedulers=scheduler_names(),
                        checkpoints=graph_expand.checkpoint_names(), upscalers=HIRES_UPSCALERS,
                        noise_sources=list(NOISE_SOURCES), has_hires=bool(hires_fix), has_refiner=has_refiner,
-                       has_variation=bool(_variation_inputs()), a1111_sampler=sampler_node == SAMPLER_NODES[0])
+                       has_variation=bool(_variation_inputs()) and sampler_node == SAMPLER_NODES[0],
+                       a1111_sampler=sampler_node == SAMPLER_NODES[0])
 
 
 def _base(kw, base_ckpt):
@@ -59,7 +60,7 @@ def _base(kw, base_ckpt):
                                 "clip_skip", "hires_steps", "hires_denoise", "hires_upscaler", "refiner_switch_at",
                                 *VARIATION)}
     s.update(positive=kw["positive"], negative=kw["negative"], hires=bool(kw["hires_fix"]), ckpt_name=base_ckpt,
-             refiner=kw.get("refiner_model") is not None)
+             refiner=kw.get("refiner_model") is not None, refiner_switch_at=kw.get("refiner_switch_at", 0.8))
     return s
 
 
@@ -125,7 +126,7 @@ class ForgelineXYZPlot(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, x_type=None, x_values=None, y_type=None, y_values=None, z_type=None, z_values=None,
                         hires_fix=None, sampler_node=None, confirm_large_grid=None, positive=None, negative=None):
-        if None in (x_type, y_type, z_type, x_values, y_values, z_values):
+        if None in (x_type, y_type, z_type, x_values, y_values, z_values, positive, negative):
             return True  # a value comes from a link: checked when the node runs
         base = {"positive": positive or "", "negative": negative or "", "hires": bool(hires_fix)}
         try:
@@ -163,7 +164,10 @@ class ForgelineXYZPlot(io.ComfyNode):
             by_index[cell.index] = graphs.progress(graphs.add_cell(cell.index, cell.settings), n, len(cells), label,
                                                    uid)
         nx, ny, nz = (len(a.values) for a in axes)
-        log.info("X/Y/Z plot will create %d images on %d %dx%d grid%s.", len(cells), nz, nx, ny, "s" if nz > 1 else "")
+        total_steps = sum(c.settings["steps"] + ((c.settings["hires_steps"] or c.settings["steps"])
+                                                 if c.settings["hires"] else 0) for c in cells)
+        log.info("X/Y/Z plot will create %d images on %d %dx%d grid%s. (Total steps to process: %d)", len(cells), nz,
+                 nx, ny, "s" if nz > 1 else "", total_steps)
         grid, batch = graphs.assemble(by_index, {
             "nx": nx, "ny": ny, "nz": nz, "x": axes[0].labels, "y": axes[1].labels, "z": axes[2].labels,
             "legend": kw["draw_legend"], "margin": kw["margin_size"], "layout": kw["z_layout"]})
