@@ -121,3 +121,15 @@ def test_stock_ksampler_and_checkpoint_axis(client):
     assert len(result.outputs["save_cells"]["images"]) == 2
     # 'sd15' resolves (A1111 closest match) to the base checkpoint, which the cells reuse: no second loader
     assert not any("ckpt_" in str(m["data"].get("node")) for m in result.messages if m.get("type") == "executing")
+
+
+def test_refiner_switch_axis(client):
+    """'Refiner switch at' sets the refiner handoff's switch; 1.0 is a plain base run (Refiner handoff rule), so
+    that cell equals the base cell run alone."""
+    result = client.run(xyz_plot(x=("Refiner switch at", "0.5, 1.0"), y=("Nothing", ""), refiner_model=["ckpt", 0],
+                                 refiner_clip=["ckpt", 1], refiner_switch_at=0.8, seed=9, prefix="e2e_xyz_ref"))
+    assert result.status == "success", result.error
+    cells = [_pixels(client, im) for im in result.outputs["save_cells"]["images"]]
+    assert len(cells) == 2
+    alone = client.run(cell_alone(seed=9, prefix="e2e_xyz_ref_alone"))
+    assert np.array_equal(cells[1], _pixels(client, alone.images()[0]))
