@@ -106,3 +106,16 @@ def test_single_z_without_label_is_the_sub_grid():
     (main,) = xyz_grids(cells, 2, 1, 1, ["a", "b"], [""], [""])
     (sub,) = xyz_grids(cells, 2, 1, 1, ["a", "b"], [""], [""], layout="separate grids")
     assert main.tobytes() == sub.tobytes()
+
+
+def test_tensor_to_pil_truncates_like_comfyui_save_image():
+    # comfyanonymous/ComfyUI:nodes.py SaveImage: np.clip(255. * image, 0, 255).astype(np.uint8) (truncation)
+    import torch
+
+    from forgeline.xyz.grid import pil_to_tensor, tensor_to_pil
+
+    img = torch.tensor([[[0.5, 1.2, -0.1], [0.999, 0.0, 0.25]]])  # 1 x 2 x 3
+    pil = tensor_to_pil(img)
+    assert list(pil.getdata()) == [(127, 255, 0), (254, 0, 63)]
+    back = pil_to_tensor(pil)
+    assert back.shape == (1, 1, 2, 3) and abs(float(back[0, 0, 0, 0]) - 127 / 255) < 1e-7
