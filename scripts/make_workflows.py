@@ -319,6 +319,26 @@ def four_prompts_four_loras(g: UIGraph):
     g.group("Batch prompts", [bp, latent])
 
 
+def lora_xyz_plot(g: UIGraph):
+    loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
+    latent = g.node("ForgelineEmptyLatent", (0, 8), width=512, height=512, batch_size=1)
+    text = f"a watercolor painting of a fox in a meadow <lora:{LORA[:-len('.safetensors')]}:0.4>"
+    plot = g.node("ForgelineXYZPlot", (1, 0), model=loader["MODEL"], clip=loader["CLIP"], vae=loader["VAE"],
+                  latent_image=latent[0], positive=text, negative=NEGATIVE, seed=1234, steps=20, cfg=7.0,
+                  sampler_name="forgeline_euler_a", scheduler="forgeline_karras", noise_source="a1111_gpu",
+                  x_type="Prompt S/R", x_values=":0.4>, :0.7>, :1>", y_type="Steps", y_values="4, 6")
+    g.node("SaveImage", (2, 0), images=plot["grid"], filename_prefix="forgeline_xyz_lora_steps")
+    g.node("PreviewImage", (2, 10), images=plot["cells"])
+    g.note("A1111's X/Y/Z plot in one node: X = LoRA strength by Prompt S/R (the first value ':0.4>' is found in "
+           "the prompt's <lora:...:0.4> tag and replaced by each value), Y = Steps. Each cell is the plain "
+           "txt2img graph with its settings, run and cached by ComfyUI: change one value and only its cells run "
+           "again. Values take A1111's syntax: 1-5, 1-10 (+2), 1-10 [5], 0-1 (+0.25), \"quoted, commas\"; Seed "
+           "-1 = random. Z adds a third axis (a grid of grids, or one grid per value).\n\n"
+           "Pick your checkpoint and put your LoRA's name in the tag; real runs want more steps (e.g. 10, 20, 30).",
+           (0, 14), size=(340, 300))
+    g.group("X/Y/Z plot", [plot])
+
+
 WORKFLOWS = {
     "A1111 prompt (BREAK + editing)": a1111_prompt,
     "AYS + DPM++ 2S a (A1111 seed)": ays_dpmpp,
@@ -331,6 +351,7 @@ WORKFLOWS = {
     "Save for Civitai": save_for_civitai,
     "Reproduce an A1111 image": reproduce_a1111,
     "Four prompts, four LoRAs, one batch": four_prompts_four_loras,
+    "LoRA strength × steps plot": lora_xyz_plot,
 }
 
 
