@@ -43,6 +43,5 @@ def test_text_encoder_lora_applies_and_the_execution_device_is_set(sd15):
     assert seen, "the encoder ran"
     if host_clip.has_execution_device(patched):
         assert all(d == patched.patcher.load_device for d in seen), seen
-        assert encoder.execution_device is None                           # reset afterwards, as the host does
     else:
         assert seen == ["no such option"] * len(seen)
