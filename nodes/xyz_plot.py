@@ -19,10 +19,10 @@ from comfy_api.latest import io, ui
 from ..host import graph_expand
 from ..xyz import AXIS_LABELS, LAYOUTS, AxisContext, AxisError, plan, xyz_grids
 from ..xyz.grid import pil_to_tensor, tensor_to_pil
-from . import dropdowns, upscale
-from .a1111_sampling import IMG2IMG_STEP_RULES, NOISE_SOURCES, sampler_names, scheduler_names
+from ..host import dropdowns, upscale
+from ..host.sampling import IMG2IMG_STEP_RULES, NOISE_SOURCES, sampler_names, scheduler_names
+from ..prompt import EMPHASIS_MODES
 from .ksampler_a1111 import ForgelineKSampler, noise_inputs, seed_input
-from .prompt_encode import EMPHASIS_MODES
 
 log = logging.getLogger("forgeline")
 
