@@ -40,6 +40,7 @@ from comfy_api.latest import io
 
 from ..lora import (LORA_EXTENSIONS, LoraFileError, adapter_update, block_multipliers, block_vector, infer_model_family,
                     load_lora, loractl_params, resolve_lora_path, trigger_words)
+from ..limits import check_inputs, check_lora_strengths
 from ..lora.report import FAMILY_NAMES
 
 try:
@@ -65,6 +66,7 @@ class LoraRequest:
     pass_: str = "auto"
 
     def __post_init__(self):
+        check_lora_strengths(self.name, self.strength_model, self.strength_clip)
         if isinstance(self.pass_, bool):
             self.pass_ = "hires" if self.pass_ else "auto"
         if self.pass_ not in PASSES:
@@ -356,8 +358,10 @@ class ForgelineLoraLoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lora_name=None, schedule=None, block_weights=None):
-        return validate_common(lora_name, schedule, block_weights)
+    def validate_inputs(cls, lora_name=None, schedule=None, block_weights=None, strength_model=None,
+                        strength_clip=None):
+        limit = check_inputs(strength_model=(strength_model, -10.0, 10.0), strength_clip=(strength_clip, -10.0, 10.0))
+        return limit if limit is not True else validate_common(lora_name, schedule, block_weights)
 
     @classmethod
     def execute(cls, model, lora_name, strength_model, strength_clip, schedule, block_weights, mode="loractl",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..limits import check_inputs
 from .lora_loader import MODES, LoraRequest, apply_loras, describe, lora_inputs, validate_common
 
 SLOTS = 4
@@ -36,8 +37,13 @@ class ForgelineLoraStack(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, lora_name_1=None, schedule_1=None, block_weights_1=None, lora_name_2=None,
                         schedule_2=None, block_weights_2=None, lora_name_3=None, schedule_3=None,
-                        block_weights_3=None, lora_name_4=None, schedule_4=None, block_weights_4=None):
+                        block_weights_3=None, lora_name_4=None, schedule_4=None, block_weights_4=None,
+                        strength_model_1=None, strength_clip_1=None, strength_model_2=None, strength_clip_2=None,
+                        strength_model_3=None, strength_clip_3=None, strength_model_4=None, strength_clip_4=None):
         values = locals()
+        limit = check_inputs(**{k: (values[k], -10.0, 10.0) for k in values if k.startswith("strength_")})
+        if limit is not True:
+            return limit
         for i in range(1, SLOTS + 1):
             ok = validate_common(values[f"lora_name_{i}"], values[f"schedule_{i}"], values[f"block_weights_{i}"],
                                  label=f"lora_name_{i}")

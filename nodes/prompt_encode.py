@@ -27,7 +27,10 @@ from dataclasses import dataclass
 import torch
 from comfy_api.latest import io, ui
 
+from ..host.interrupt import check_interrupted
+from ..limits import MAX_STEPS, check_encode_chunks, check_inputs, check_prompt, prompt_problem
 from ..lora import lora_entries, parse_extra_networks
+from ..lora.extra_networks import tag_warnings
 from ..prompt import EMPHASIS_MODES, build_prompt_schedules, clip_special_ids, empty_chunk, tokenize_line
 from . import embeddings as ti
 from .prompt_schedule import SCHEDULE_KEY, merged_text_ranges, stock_percent_range
@@ -88,8 +91,9 @@ def encode_prompt(clip, text, opts: EncodeOptions):
             warnings.append("LoRA tags in a negative prompt are plain text in A1111 (only the positive prompt's tags "
                             "are applied); they are encoded as words here too")
     else:
-        text, networks = parse_extra_networks(text)
+        text, networks = parse_extra_networks(text, strict=False)
         lora_tags = lora_entries(networks)
+        warnings += tag_warnings(networks)
     found, notes = ti.load_embeddings(encoders)
     warnings += notes
     text, prefixed = ti.resolve_prefixed_names(text, found)
@@ -111,8 +115,10 @@ def encode_prompt(clip, text, opts: EncodeOptions):
         for part in parts:
             for _end, variant in part.schedule:
                 if variant not in chunks_of:
+                    check_interrupted()
                     chunks_of[variant] = tokenize_line(variant, tokenizer, opts.comma_padding_backtrack,
                                                        embeddings=embeddings, emphasis=opts.emphasis)[0]
+    check_encode_chunks(chunks_of)
     blank = empty_chunk(ids)
     encoded = run_encoders(clip, family, encoders, [blank] + [c for cs in chunks_of.values() for c in cs], ids,
                            opts.clip_skip)
@@ -303,9 +309,19 @@ class ForgelinePromptEncode(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, text=None, negative=None, steps=None, hires_steps=None,
+                        old_prompt_editing_timelines=None):
+        limit = check_inputs(steps=(steps, 1, MAX_STEPS), hires_steps=(hires_steps, 0, MAX_STEPS))
+        if limit is not True or text is None:
+            return limit
+        return prompt_problem(text, "text", steps=steps or 20, hires_steps=hires_steps or 0, negative=bool(negative),
+                              use_old_scheduling=bool(old_prompt_editing_timelines))
+
+    @classmethod
     def execute(cls, clip, text, negative, emphasis, comma_padding_backtrack, clip_skip, steps, hires_steps, width,
                 height, crop_w, crop_h, target_width, target_height,
                 old_prompt_editing_timelines=False) -> io.NodeOutput:
+        check_prompt(text, "text", steps, hires_steps, negative, bool(old_prompt_editing_timelines))
         opts = EncodeOptions(emphasis, comma_padding_backtrack, clip_skip, steps, hires_steps, negative,
                              bool(old_prompt_editing_timelines), width, height, crop_w, crop_h, target_width,
                              target_height)

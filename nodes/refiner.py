@@ -38,6 +38,7 @@ from __future__ import annotations
 import comfy.utils
 from comfy_api.latest import io
 
+from ..limits import check_inputs
 from ..samplers import refiner_switch_step_by_steps, refiner_switch_step_by_timestep
 from . import dropdowns, sampling_context
 from .a1111_sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
@@ -194,8 +195,11 @@ class ForgelineRefiner(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, switch_at=None, switch_by=None, refiner_cfg=None):
-        return refiner_input_error(switch_at, switch_by, refiner_cfg) or True
+    def validate_inputs(cls, switch_at=None, switch_by=None, refiner_cfg=None, aesthetic_score=None,
+                        negative_aesthetic_score=None):
+        limit = check_inputs(aesthetic_score=(aesthetic_score, 0.0, 1000.0),
+                             negative_aesthetic_score=(negative_aesthetic_score, 0.0, 1000.0))
+        return limit if limit is not True else refiner_input_error(switch_at, switch_by, refiner_cfg) or True
 
     @classmethod
     def execute(cls, base_model, base_positive, base_negative, refiner_model, refiner_positive, refiner_negative,

@@ -16,7 +16,7 @@ from .multicond import get_multicond_prompt_list, split_weight
 from .schedule_grammar import ScheduleSyntaxError, parse_schedule_prompt
 from .schedules import (
     ScheduleNumberError, get_learned_conditioning_prompt_schedules, prompt_schedule, prompt_schedule_warnings,
-    step_to_schedule_index,
+    schedule_variant_bound, step_to_schedule_index,
 )
 from .subprompt_schedules import SubpromptSchedule, build_prompt_schedules
 from .text_normalize import a1111_clean_text, ftfy_available
@@ -27,6 +27,6 @@ __all__ = [
     "build_embedding_lookup", "build_prompt_schedules", "chunk_tokens", "clip_special_ids", "emphasis_parses_brackets",
     "emphasize_chunk", "empty_chunk", "encode_chunks", "encode_texts", "find_embedding_at_position", "ftfy_available",
     "get_learned_conditioning_prompt_schedules", "get_multicond_prompt_list", "is_break", "parse_prompt_attention",
-    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "split_weight", "step_to_schedule_index",
+    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "schedule_variant_bound", "split_weight", "step_to_schedule_index",
     "tokenize_line", "tokenize_segments",
 ]
