@@ -138,3 +138,17 @@ def check_lora_strengths(name, strength_model, strength_clip):
     for what, value in (("strength_model", strength_model), ("strength_clip", strength_clip)):
         check_finite(f"LoRA {name!r}: {what}", value, MAX_STRENGTH,
                      hint=f"use a strength from -{MAX_STRENGTH:g} to {MAX_STRENGTH:g}, e.g. 0.8")
+
+
+def choice_problem(name, value, options):
+    """``True`` or a message when ``value`` is not one of ``options`` (``None`` = linked, skipped).
+
+    ComfyUI 0.3.75 checks a combo value against its list only for V1 nodes (``isinstance(input_type, list)`` in
+    ``execution.validate_inputs``); a V3 node's combo reaches ``execute`` unchecked unless the node checks it."""
+    if value is None:
+        return True
+    options = list(options)
+    if isinstance(value, str) and value in options:
+        return True
+    shown = ", ".join(options[:12]) + (f" ... ({len(options)} in all)" if len(options) > 12 else "")
+    return f"{name}={_short(value)} is not one of the choices; use one of: {shown}"

@@ -35,6 +35,7 @@ import comfy.utils
 import latent_preview
 from comfy_api.latest import io
 
+from ..limits import MAX_STEPS, check_inputs, choice_problem
 from ..samplers import hires_pass_steps, hires_schedule_length, hires_target_size
 from . import dropdowns, prompt_schedule, sampling_context, upscale
 from .a1111_sampling import full_schedule, sample_a1111, sampler_names, sampling_input_error, scheduler_names
@@ -218,7 +219,14 @@ class ForgelineHiResFix(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, upscale_by=None, resize_width=None, resize_height=None, denoise=None, hires_steps=None,
-                        upscaler=None, hires_cfg=None):
+                        upscaler=None, hires_cfg=None, hires_sampler=None, hires_scheduler=None):
+        limit = check_inputs(upscale_by=(upscale_by, 0.0, 8.0), resize_width=(resize_width, 0, MAX_RESOLUTION),
+                             resize_height=(resize_height, 0, MAX_RESOLUTION), denoise=(denoise, 0.0, 1.0),
+                             hires_steps=(hires_steps, 0, MAX_STEPS), hires_cfg=(hires_cfg, 0.0, 100.0))
+        limit = choice_problem("hires_sampler", hires_sampler, [SAME, *sampler_names()]) if limit is True else limit
+        limit = choice_problem("hires_scheduler", hires_scheduler, [SAME, *scheduler_names()]) if limit is True else limit
+        if limit is not True:
+            return limit
         return hires_input_error(upscale_by, resize_width, resize_height, denoise, hires_steps, upscaler,
                                  hires_cfg) or True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..limits import check_inputs
+from ..limits import check_inputs, choice_problem
 from .lora_loader import MODES, LoraRequest, apply_loras, describe, lora_inputs, validate_common
 
 SLOTS = 4
@@ -39,9 +39,11 @@ class ForgelineLoraStack(io.ComfyNode):
                         schedule_2=None, block_weights_2=None, lora_name_3=None, schedule_3=None,
                         block_weights_3=None, lora_name_4=None, schedule_4=None, block_weights_4=None,
                         strength_model_1=None, strength_clip_1=None, strength_model_2=None, strength_clip_2=None,
-                        strength_model_3=None, strength_clip_3=None, strength_model_4=None, strength_clip_4=None):
+                        strength_model_3=None, strength_clip_3=None, strength_model_4=None, strength_clip_4=None,
+                        mode=None):
         values = locals()
         limit = check_inputs(**{k: (values[k], -10.0, 10.0) for k in values if k.startswith("strength_")})
+        limit = choice_problem("mode", mode, MODES) if limit is True else limit
         if limit is not True:
             return limit
         for i in range(1, SLOTS + 1):

@@ -17,7 +17,7 @@ from comfy_api.latest import io
 
 import logging
 
-from ..limits import check_prompt, prompt_problem
+from ..limits import check_prompt, choice_problem, prompt_problem
 from ..lora import lora_entries, parse_extra_networks
 from ..lora.extra_networks import tag_warnings, usable_entries
 from .lora_loader import MODES, LoraRequest, apply_loras, describe, resolve
@@ -70,8 +70,9 @@ class ForgelineApplyPromptLoras(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, text=None):
-        return prompt_problem(text, "text", tags_only=True) if text else True
+    def validate_inputs(cls, text=None, mode=None):
+        limit = choice_problem("mode", mode, MODES)
+        return prompt_problem(text, "text", tags_only=True) if text and limit is True else limit
 
     @classmethod
     def execute(cls, model, clip=None, text="", conditioning=None, mode="loractl") -> io.NodeOutput:
