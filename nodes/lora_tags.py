@@ -13,9 +13,9 @@ report says so.
 """
 from __future__ import annotations
 
-from comfy_api.latest import io
-
 import logging
+
+from comfy_api.latest import io
 
 from ..limits import check_prompt, choice_problem, prompt_problem
 from ..lora import lora_entries, parse_extra_networks
