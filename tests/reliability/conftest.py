@@ -22,7 +22,7 @@ def reliability_server(tmp_path_factory):
     ensure_fixture_models(("sd15",))
     base = prepare_base(tmp_path_factory.mktemp("reliability_base"))
     bad = write_bad_loras(base / "models" / "loras", base / "canary")
-    server = ComfyServer(base).start()
+    server = ComfyServer(base).start(timeout=900)  # start-up is slow on a loaded 2-core CPU
     server.bad_loras = bad
     server.canary = base / "canary"
     try:
