@@ -6,7 +6,7 @@ NEWEST_PY := .host/newest/venv/bin/python
 NEWEST_ENV := COMFYUI_PATH=$(CURDIR)/.host/newest/ComfyUI
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup setup-newest fixtures test test-newest test-unit test-host test-e2e demo bench bench-newest lint workflows clean-host
+.PHONY: setup setup-newest fixtures test test-newest test-unit test-host test-e2e test-reliability demo bench bench-newest lint workflows clean-host
 
 setup:                       ## venv + torch + ComfyUI host + requirements (idempotent, seconds when done)
 	bash scripts/setup_host.sh
@@ -34,6 +34,9 @@ test-host: setup fixtures
 
 test-e2e: setup fixtures
 	$(PY) -P -m pytest tests/e2e -q
+
+test-reliability: setup fixtures  ## bad graphs, hostile LoRA files, soak (FORGELINE_SOAK_JOBS=100 for the full run)
+	$(PY) -P -m pytest tests/reliability -q
 
 demo: setup fixtures         ## boot ComfyUI with Forgeline, run every bundled workflow, write out/
 	$(PY) scripts/demo.py

@@ -46,6 +46,7 @@ import latent_preview
 from ..samplers import A1111ImageRNG, a1111_seeds, sample_dpmpp_2s_ancestral, sample_euler_ancestral
 from ..schedulers import (a1111_img2img_sigmas, ays_sigmas, discard_penultimate_sigma, karras_sigmas,
                           ksampler_denoise_sigmas)
+from ..limits import MAX_STEPS, check_inputs
 from . import noise, sampling_hooks
 
 log = logging.getLogger("forgeline")
@@ -168,6 +169,10 @@ def cut_sigmas(sigmas, start_step=None, last_step=None, force_full_denoise=True)
 def sampling_input_error(steps=None, denoise=None, sampler_name=None, scheduler=None, noise_source=None,
                          img2img_steps=None, sigmas=None, cfg=None, eta=None, s_noise=None) -> str | None:
     """A message naming the first bad input and how to fix it, or None when all given inputs are fine."""
+    limit = check_inputs(steps=(steps, 1, MAX_STEPS), cfg=(cfg, 0.0, 100.0), eta=(eta, 0.0, 100.0),
+                         s_noise=(s_noise, 0.0, 100.0))
+    if limit is not True:
+        return limit
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         return f"steps={steps!r}: must be a whole number >= 1"
     if denoise is not None:

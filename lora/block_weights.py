@@ -17,8 +17,12 @@ Source: lbw ``scripts/lora_block_weight.py`` (``BLOCKID26/17/12/20``, ``DEF_WEIG
   ``OUTALL``, ``ALL0.5``) and Inspire's fixed-number ``SD-*`` (17) and ``SDXL-*`` (12) names. Inspire's ``LyC`` sets
   (27/21 values, occupancy order) and ``A``/``B`` presets do not follow fixed IDs and are not offered.
 """
+import math
 import random
 import re
+
+from ..limits.checks import LimitError
+from ..limits.values import MAX_STRENGTH
 
 BLOCKID26 = ["BASE"] + [f"IN{i:02}" for i in range(12)] + ["M00"] + [f"OUT{i:02}" for i in range(12)]
 BLOCKID17 = ["BASE", "IN01", "IN02", "IN04", "IN05", "IN07", "IN08", "M00"] + [f"OUT{i:02}" for i in range(3, 12)]
@@ -101,6 +105,10 @@ def block_vector(spec, x=1.0, seed=None):
                          f"(got {len(items)})")
     rng = random.Random(seed)
     values = [_value(item, x, rng, text) for item in items]
+    for index, value in enumerate(values):
+        if not math.isfinite(value) or abs(value) > MAX_STRENGTH:
+            raise LimitError(f"block weights {text[:60]!r}: value {index + 1} ({items[index].strip()[:30]!r}) is not a "
+                             f"finite number within +/-{MAX_STRENGTH:g}; write weights such as 1,0,0.5,...")
     if len(values) == 26:
         return values
     out = [0.0] * 26

@@ -21,9 +21,13 @@ Source: ``cheald/sd-webui-loractl`` ``loractl/lib/utils.py`` (``sorted_positions
   step sees position 0 and the last sees 1.0 with no lag. The text encoder runs once before sampling in A1111, so in
   ``"loractl"`` mode the effective te/hrte weight is the step-0 value for the whole pass.
 """
+import math
 import re
 
 import numpy as np
+
+from ..limits.checks import LimitError
+from ..limits.values import MAX_SCHEDULE_POSITION, MAX_STRENGTH
 
 MODES = ("loractl", "exact")
 SLOTS = ("te", "unet", "hrte", "hrunet")
@@ -41,15 +45,32 @@ def parse_keyframes(text):
     entries = []
     for part in re.split("[,;]", raw):
         try:
-            entries.append([float(value.strip()) for value in re.split("[@~]", part)])
+            entry = [float(value.strip()) for value in re.split("[@~]", part)]
         except ValueError:
-            raise ValueError(f"loractl schedule {raw!r}: entry {part.strip()!r} is not 'weight' or 'weight@position'; "
-                             "write keyframes like '0@0,1@0.5' (weight@step or weight@fraction)") from None
+            raise ValueError(f"loractl schedule {_short(raw)}: entry {_short(part.strip())} is not 'weight' or "
+                             "'weight@position'; write keyframes like '0@0,1@0.5' (weight@step or weight@fraction)"
+                             ) from None
+        _check_keyframe(entry, part, raw)
+        entries.append(entry)
     if len(entries[0]) == 1:
         return entries[0][0]
     pairs = [(entry[0], entry[1] if len(entry) == 2 else 1.0) for entry in entries]
     pairs.sort(key=lambda pair: pair[1])
     return [[weight for weight, _ in pairs], [position for _, position in pairs]]
+
+
+def _short(text, limit=60):
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def _check_keyframe(entry, part, raw):
+    """Refuse NaN/inf and values beyond ``limits.MAX_STRENGTH`` (weights) / ``MAX_SCHEDULE_POSITION`` (positions)."""
+    for i, value in enumerate(entry):
+        bound = MAX_STRENGTH if i == 0 else MAX_SCHEDULE_POSITION
+        if not math.isfinite(value) or abs(value) > bound:
+            what = "weight" if i == 0 else "position"
+            raise LimitError(f"loractl schedule {_short(raw)}: the {what} in {_short(part.strip())} is not a finite "
+                             f"number within +/-{bound:g}; write keyframes like '0@0,1@0.5'")
 
 
 def keyframe_weight(schedule, step, max_steps):
@@ -80,8 +101,9 @@ def _as_items(tag_or_params):
     if isinstance(tag_or_params, (list, tuple)):
         return [str(item) for item in tag_or_params]
     if isinstance(tag_or_params, str):
+        from .extra_networks import fullmatch_tag  # linear scan of A1111's tag regex (extra_networks imports us)
         text = tag_or_params.strip()
-        match = re.fullmatch(r"<(\w+):([^>]+)>", text)
+        match = fullmatch_tag(text)
         return (match.group(2) if match else text).split(":")
     raise ValueError(f"loractl needs a LoRA tag string or parsed entry, got {type(tag_or_params).__name__}")
 

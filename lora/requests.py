@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .loractl import loractl_params
+from ..limits import check_lora_strengths
 from .keymap import infer_model_family
 from .report import FAMILY_NAMES
 
@@ -42,6 +43,7 @@ class LoraRequest:
     pass_: str = "auto"
 
     def __post_init__(self):
+        check_lora_strengths(self.name, self.strength_model, self.strength_clip)
         if isinstance(self.pass_, bool):
             self.pass_ = "hires" if self.pass_ else "auto"
         if self.pass_ not in PASSES:

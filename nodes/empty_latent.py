@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from comfy_api.latest import io
 
+from ..limits import check_latent_size, latent_size_problem
+
 
 def snap_to_8(size: int) -> int:
     """A1111 latent geometry: the pixel size actually produced is ``(size // 8) * 8``."""
@@ -34,7 +36,12 @@ class ForgelineEmptyLatent(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, width=None, height=None, batch_size=None):
+        return latent_size_problem(width, height, batch_size, lo=64)
+
+    @classmethod
     def execute(cls, width, height, batch_size, model=None) -> io.NodeOutput:
+        check_latent_size(width, height, batch_size, lo=64)
         channels = 4
         if model is not None:
             channels = getattr(model.get_model_object("latent_format"), "latent_channels", 4)

@@ -11,6 +11,7 @@ from ..host import dropdowns, upscale
 from ..host.hires import MAX_RESOLUTION, SAME, hires_fix, hires_input_error  # noqa: F401
 from ..host.lora_schedule import PASS_KEY  # noqa: F401
 from ..host.sampling import sampler_names, scheduler_names
+from ..limits import MAX_STEPS, check_inputs, choice_problem  # noqa: F401
 from .ksampler_a1111 import noise_inputs, seed_input
 
 
@@ -79,7 +80,16 @@ class ForgelineHiResFix(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, upscale_by=None, resize_width=None, resize_height=None, denoise=None, hires_steps=None,
-                        upscaler=None, hires_cfg=None):
+                        upscaler=None, hires_cfg=None, hires_sampler=None, hires_scheduler=None, eta=None,
+                        s_noise=None):
+        limit = check_inputs(upscale_by=(upscale_by, 0.0, 8.0), resize_width=(resize_width, 0, MAX_RESOLUTION),
+                             resize_height=(resize_height, 0, MAX_RESOLUTION), denoise=(denoise, 0.0, 1.0),
+                             hires_steps=(hires_steps, 0, MAX_STEPS), hires_cfg=(hires_cfg, 0.0, 100.0),
+                             eta=(eta, 0.0, 100.0), s_noise=(s_noise, 0.0, 100.0))
+        limit = choice_problem("hires_sampler", hires_sampler, [SAME, *sampler_names()]) if limit is True else limit
+        limit = choice_problem("hires_scheduler", hires_scheduler, [SAME, *scheduler_names()]) if limit is True else limit
+        if limit is not True:
+            return limit
         return hires_input_error(upscale_by, resize_width, resize_height, denoise, hires_steps, upscaler,
                                  hires_cfg) or True
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..limits import check_inputs
 from ..lora.lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
 from ..host.lcm import lcm_model_sampling, save_merged_checkpoint
 from ..host.schema_types import PresetComboOutput
@@ -58,7 +59,11 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lcm_lora=None, style_lora=None, filename_prefix=None):
+    def validate_inputs(cls, lcm_lora=None, style_lora=None, filename_prefix=None, style_strength=None,
+                        lcm_strength=None):
+        limit = check_inputs(style_strength=(style_strength, -4.0, 4.0), lcm_strength=(lcm_strength, -4.0, 4.0))
+        if limit is not True:
+            return limit
         for label, name in (("lcm_lora", lcm_lora), ("style_lora", style_lora)):
             ok = validate_common(name, label=label)
             if ok is not True:

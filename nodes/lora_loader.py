@@ -11,6 +11,7 @@ from comfy_api.latest import io
 from ..host.lora_apply import apply_loras, validate_common
 from ..host.model_folders import lora_names
 from ..lora.requests import MODES, PASSES, LoraRequest, describe
+from ..limits import check_inputs  # noqa: F401
 
 
 def lora_inputs(optional=False, suffix=""):
@@ -61,8 +62,10 @@ class ForgelineLoraLoader(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, lora_name=None, schedule=None, block_weights=None):
-        return validate_common(lora_name, schedule, block_weights)
+    def validate_inputs(cls, lora_name=None, schedule=None, block_weights=None, strength_model=None,
+                        strength_clip=None):
+        limit = check_inputs(strength_model=(strength_model, -10.0, 10.0), strength_clip=(strength_clip, -10.0, 10.0))
+        return limit if limit is not True else validate_common(lora_name, schedule, block_weights)
 
     @classmethod
     def execute(cls, model, lora_name, strength_model, strength_clip, schedule, block_weights, mode="loractl",

@@ -12,6 +12,7 @@ from comfy_api.latest import io
 from ..host.lora_apply import apply_loras, validate_common
 from ..lora.requests import MODES, LoraRequest, describe
 from .lora_loader import lora_inputs
+from ..limits import check_inputs, choice_problem
 
 SLOTS = 4
 
@@ -38,8 +39,15 @@ class ForgelineLoraStack(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, lora_name_1=None, schedule_1=None, block_weights_1=None, lora_name_2=None,
                         schedule_2=None, block_weights_2=None, lora_name_3=None, schedule_3=None,
-                        block_weights_3=None, lora_name_4=None, schedule_4=None, block_weights_4=None):
+                        block_weights_3=None, lora_name_4=None, schedule_4=None, block_weights_4=None,
+                        strength_model_1=None, strength_clip_1=None, strength_model_2=None, strength_clip_2=None,
+                        strength_model_3=None, strength_clip_3=None, strength_model_4=None, strength_clip_4=None,
+                        mode=None):
         values = locals()
+        limit = check_inputs(**{k: (values[k], -10.0, 10.0) for k in values if k.startswith("strength_")})
+        limit = choice_problem("mode", mode, MODES) if limit is True else limit
+        if limit is not True:
+            return limit
         for i in range(1, SLOTS + 1):
             ok = validate_common(values[f"lora_name_{i}"], values[f"schedule_{i}"], values[f"block_weights_{i}"],
                                  label=f"lora_name_{i}")

@@ -13,11 +13,18 @@ report says so.
 """
 from __future__ import annotations
 
+import logging
+
 from comfy_api.latest import io
 
+from ..limits import check_prompt, choice_problem, prompt_problem
 from ..lora import lora_entries, parse_extra_networks
 from ..host.lora_apply import apply_loras
 from ..lora.requests import MODES, LoraRequest, describe
+from ..host.model_folders import resolve_lora as resolve
+from ..lora.extra_networks import tag_warnings, usable_entries
+
+log = logging.getLogger("forgeline")
 
 COND_KEY = "forgeline_lora_tags"
 
@@ -65,20 +72,21 @@ class ForgelineApplyPromptLoras(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, text=None):
-        if text:
-            try:
-                parse_extra_networks(text)
-            except ValueError as e:
-                return f"text: {e}"
-        return True
+    def validate_inputs(cls, text=None, mode=None):
+        limit = choice_problem("mode", mode, MODES)
+        return prompt_problem(text, "text", tags_only=True) if text and limit is True else limit
 
     @classmethod
     def execute(cls, model, clip=None, text="", conditioning=None, mode="loractl") -> io.NodeOutput:
-        stripped, networks = parse_extra_networks(text or "")
-        entries = lora_entries(networks) + entries_from_conditioning(conditioning)
+        check_prompt(text or "", "text", tags_only=True)
+        stripped, networks = parse_extra_networks(text or "", strict=False)
+        entries, skipped = usable_entries(lora_entries(networks) + entries_from_conditioning(conditioning), resolve)
+        skipped = tag_warnings(networks) + skipped
+        for warning in skipped:
+            log.warning("Forgeline Apply Prompt LoRA Tags: %s", warning)
         model, clip, applied = apply_loras(model, clip, [request_from_entry(e, mode) for e in entries])
         words, report = describe(applied)
+        report = "\n".join([report] * bool(report) + [f"warning: {w}" for w in skipped])
         if conditioning is not None and not text and entries:
             report += "\nnote: tags came from encoded conditioning; te strengths apply only to prompts encoded " \
                       "with the returned CLIP."

@@ -16,6 +16,7 @@ from ..host.model_folders import folders
 from ..prompt import EMPHASIS_MODES
 from ..prompt.conditioning import EncodeOptions, prompt_conditioning
 from ..prompt.embedding_files import load_embeddings
+from ..limits import MAX_STEPS, check_inputs, check_prompt, prompt_problem  # noqa: F401
 
 log = logging.getLogger("forgeline")
 
@@ -83,9 +84,19 @@ class ForgelinePromptEncode(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, text=None, negative=None, steps=None, hires_steps=None,
+                        old_prompt_editing_timelines=None):
+        limit = check_inputs(steps=(steps, 1, MAX_STEPS), hires_steps=(hires_steps, 0, MAX_STEPS))
+        if limit is not True or text is None:
+            return limit
+        return prompt_problem(text, "text", steps=steps or 20, hires_steps=hires_steps or 0, negative=bool(negative),
+                              use_old_scheduling=bool(old_prompt_editing_timelines))
+
+    @classmethod
     def execute(cls, clip, text, negative, emphasis, comma_padding_backtrack, clip_skip, steps, hires_steps, width,
                 height, crop_w, crop_h, target_width, target_height,
                 old_prompt_editing_timelines=False, sdxl_clip_l_skip=False) -> io.NodeOutput:
+        check_prompt(text, "text", steps, hires_steps, negative, bool(old_prompt_editing_timelines))
         opts = EncodeOptions(emphasis, comma_padding_backtrack, clip_skip, steps, hires_steps, negative,
                              bool(old_prompt_editing_timelines), width, height, crop_w, crop_h, target_width,
                              target_height, bool(sdxl_clip_l_skip))

@@ -10,6 +10,7 @@ from comfy_api.latest import io
 from ..host import dropdowns
 from ..host.refiner import SWITCH_BY, refiner_handoff, refiner_input_error, with_aesthetic_score  # noqa: F401
 from ..host.sampling import sampler_names, scheduler_names
+from ..limits import check_inputs
 from .ksampler_a1111 import noise_inputs, seed_input
 
 
@@ -61,8 +62,12 @@ class ForgelineRefiner(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, switch_at=None, switch_by=None, refiner_cfg=None):
-        return refiner_input_error(switch_at, switch_by, refiner_cfg) or True
+    def validate_inputs(cls, switch_at=None, switch_by=None, refiner_cfg=None, aesthetic_score=None,
+                        negative_aesthetic_score=None, eta=None, s_noise=None):
+        limit = check_inputs(aesthetic_score=(aesthetic_score, 0.0, 1000.0),
+                             negative_aesthetic_score=(negative_aesthetic_score, 0.0, 1000.0),
+                             eta=(eta, 0.0, 100.0), s_noise=(s_noise, 0.0, 100.0))
+        return limit if limit is not True else refiner_input_error(switch_at, switch_by, refiner_cfg) or True
 
     @classmethod
     def execute(cls, base_model, base_positive, base_negative, refiner_model, refiner_positive, refiner_negative,

@@ -5,6 +5,7 @@ import math
 
 from comfy_api.latest import io
 
+from ..limits import MAX_STEPS, check_inputs
 from ..schedulers import AYS_VARIANTS, ays_sigmas, karras_sigmas
 
 SD15_SIGMA_MIN, SD15_SIGMA_MAX = 0.0291675, 14.614642  # ComfyUI KarrasScheduler defaults (comfy_extras/nodes_custom_sampler.py)
@@ -37,6 +38,10 @@ class ForgelineKarrasSigmas(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, steps=None, sigma_max=None, sigma_min=None, rho=None):
+        limit = check_inputs(steps=(steps, 1, MAX_STEPS), sigma_max=(sigma_max, 0.0001, 10000.0),
+                             sigma_min=(sigma_min, 0.0001, 10000.0), rho=(rho, 0.01, 100.0))
+        if limit is not True:
+            return limit
         for name, value in (("sigma_max", sigma_max), ("sigma_min", sigma_min), ("rho", rho)):
             if value is not None and (not math.isfinite(value) or value <= 0):
                 return f"{name}={value!r}: must be a finite number > 0"
@@ -81,6 +86,9 @@ class ForgelineAYSSigmas(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, model_type=None, steps=None, variant=None, denoise=None):
+        limit = check_inputs(steps=(steps, 1, MAX_STEPS), denoise=(denoise, 0.0, 1.0))
+        if limit is not True:
+            return limit
         if steps is not None and steps < 1:
             return f"steps={steps!r}: must be >= 1"
         if denoise is not None and not (math.isfinite(denoise) and 0.0 < denoise <= 1.0):

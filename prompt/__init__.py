@@ -16,7 +16,7 @@ from .encode import encode_chunks
 from .multicond import get_multicond_prompt_list, split_weight
 from .schedule_grammar import ScheduleSyntaxError, parse_schedule_prompt
 from .schedules import (ScheduleNumberError, get_learned_conditioning_prompt_schedules, prompt_schedule,
-                        prompt_schedule_warnings)
+                        prompt_schedule_warnings, schedule_variant_bound)
 from .subprompt_schedules import SubpromptSchedule, build_prompt_schedules
 from .text_normalize import a1111_clean_text
 
@@ -24,5 +24,5 @@ __all__ = [
     "BREAK_TEXT", "BREAK_WEIGHT", "ClipSpecialIds", "EMPHASIS_MODES", "EmbeddingRef", "PromptChunk", "PromptChunkFix",
     "ScheduleNumberError", "ScheduleSyntaxError", "SubpromptSchedule", "a1111_clean_text", "build_embedding_lookup", "build_prompt_schedules", "chunk_tokens", "clip_special_ids", "emphasis_parses_brackets",
     "emphasize_chunk", "empty_chunk", "encode_chunks", "find_embedding_at_position", "get_learned_conditioning_prompt_schedules", "get_multicond_prompt_list", "is_break", "parse_prompt_attention",
-    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "split_weight", "tokenize_line", "tokenize_segments",
+    "parse_schedule_prompt", "prompt_schedule", "prompt_schedule_warnings", "schedule_variant_bound", "split_weight", "tokenize_line", "tokenize_segments",
 ]

@@ -37,7 +37,36 @@ _PIECE = re.compile(r"""
     | (?P<close>[)\]])
     | [^\\()\[\]:]+ | :                    # text
 """, re.X)
-_BREAK = re.compile(r"\s*\bBREAK\b\s*", re.S)
+
+
+def _is_word(ch):
+    """Python ``re``'s ``\\w`` for str patterns: Unicode alphanumerics and the underscore."""
+    return ch == "_" or ch.isalnum()
+
+
+def split_break(text):
+    """A1111's ``re.split(r"\\s*\\bBREAK\\b\\s*", text)``, by a linear scan.
+
+    The regex backtracks: from every whitespace position it grows ``\\s*`` to the end of the run and retries
+    shorter, so ``"BREAK" + " \\t" * 10000`` costs seconds (quadratic). A match is a whole-word ``BREAK`` with the
+    whitespace runs on both sides (the left run not reaching back past the previous match)."""
+    parts, last, n = [], 0, len(text)
+    i = text.find(BREAK_TEXT)
+    while i >= 0:
+        end = i + len(BREAK_TEXT)
+        if (i == 0 or not _is_word(text[i - 1])) and (end == n or not _is_word(text[end])):
+            start = i
+            while start > last and text[start - 1].isspace():
+                start -= 1
+            while end < n and text[end].isspace():
+                end += 1
+            parts.append(text[last:start])
+            last = end
+            i = text.find(BREAK_TEXT, end)
+        else:
+            i = text.find(BREAK_TEXT, i + 1)
+    parts.append(text[last:])
+    return parts
 
 
 def is_break(entry):
@@ -100,7 +129,7 @@ def parse_prompt_attention(text):
 
 
 def _append_text(chunk, pieces, weights, breaks):
-    parts = _BREAK.split(chunk) if "BREAK" in chunk else [chunk]
+    parts = split_break(chunk) if "BREAK" in chunk else [chunk]
     for i, part in enumerate(parts):
         if i:
             breaks.append(len(pieces))

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..limits import check_encode_chunks
 from ..lora import lora_entries, parse_extra_networks
+from ..lora.extra_networks import tag_warnings
 from .chunking import clip_special_ids, empty_chunk, tokenize_line
 from .embedding_files import embedding_rows, resolve_prefixed_names, usable
 from .encode import encode_chunks
@@ -167,8 +169,9 @@ def prepare_text(text, negative, found_embeddings):
             warnings.append("LoRA tags in a negative prompt are plain text in A1111 (only the positive prompt's tags "
                             "are applied); they are encoded as words here too")
     else:
-        text, networks = parse_extra_networks(text)
+        text, networks = parse_extra_networks(text, strict=False)   # a bad tag is skipped, as A1111 does
         lora_tags = lora_entries(networks)
+        warnings += tag_warnings(networks)
     text, prefixed = resolve_prefixed_names(text, found_embeddings)
     return text, lora_tags, warnings + prefixed
 
@@ -194,6 +197,7 @@ def prompt_conditioning(text, opts: EncodeOptions, family, encoders, tokenizer, 
                 if variant not in chunks_of:
                     chunks_of[variant] = tokenize_line(variant, tokenizer, opts.comma_padding_backtrack,
                                                        embeddings=embeddings, emphasis=opts.emphasis)[0]
+    check_encode_chunks(chunks_of)
     all_chunks = [empty_chunk(ids)] + [c for cs in chunks_of.values() for c in cs]
     encoded = encode_distinct(all_chunks, encoders, ids, encode_rows)
 

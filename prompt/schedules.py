@@ -17,6 +17,8 @@ Sampling (A1111 ``reconstruct_cond_batch``; the CFG denoiser's ``step`` counts m
 ``modules/sd_samplers_cfg_denoiser.py``): at 0-based model call ``i`` the first entry with
 ``i ≤ end_at_step`` is used, so ``[a:b:5]`` shows "a" for steps 0–5; if none qualifies, entry 0 is used.
 """
+import bisect
+import math
 import numbers
 
 from .schedule_grammar import Scheduled, ScheduleSyntaxError, parse_schedule_prompt, render
@@ -48,8 +50,27 @@ def prompt_schedule(prompt, steps, hires_steps=None, use_old_scheduling=False):
         parsed = parse_schedule_prompt(prompt)
     except ScheduleSyntaxError:
         return [[steps, prompt]]
-    when = {}
-    boundaries = {steps}
+    when, boundaries, state_of = _boundaries(parsed, steps, int_offset, flt_offset, use_old_scheduling, prompt)
+    rendered = {}
+
+    def text_at(step):
+        def choose(construct):
+            if isinstance(construct, Scheduled):
+                return construct.before if step <= when[id(construct)] else construct.after
+            return construct.options[(step - 1) % len(construct.options)]
+        key = state_of(step)  # equal keys choose the same branch everywhere: render each state once
+        if key not in rendered:
+            rendered[key] = render(parsed, choose)
+        return rendered[key]
+
+    return [[t, text_at(t)] for t in sorted(boundaries)]
+
+
+def _boundaries(parsed, steps, int_offset, flt_offset, use_old_scheduling, prompt):
+    """``(when by construct id, boundary steps, state_of)``; ``state_of(t)`` is a key that is equal for two steps
+    exactly when every construct picks the same branch at both (position among the schedule steps, and the step
+    modulo the least common multiple of the alternation lengths)."""
+    when, boundaries, period = {}, {steps}, 1
     for construct in parsed.constructs:
         if isinstance(construct, Scheduled):
             when[id(construct)] = _when(construct.number, steps, int_offset, flt_offset, use_old_scheduling, prompt)
@@ -57,15 +78,26 @@ def prompt_schedule(prompt, steps, hires_steps=None, use_old_scheduling=False):
                 boundaries.add(when[id(construct)])
         else:
             boundaries.update(range(1, steps + 1))
+            if period <= steps:
+                period = math.lcm(period, len(construct.options))
+    cuts = sorted(set(when.values()))
 
-    def text_at(step):
-        def choose(construct):
-            if isinstance(construct, Scheduled):
-                return construct.before if step <= when[id(construct)] else construct.after
-            return construct.options[(step - 1) % len(construct.options)]
-        return render(parsed, choose)
+    def state_of(step):
+        return bisect.bisect_left(cuts, step), (step - 1) % period if period <= steps else step
+    return when, boundaries, state_of
 
-    return [[t, text_at(t)] for t in sorted(boundaries)]
+
+def schedule_variant_bound(prompt, steps, hires_steps=None, use_old_scheduling=False):
+    """How many distinct texts ``prompt_schedule`` can return (an upper bound, computed without rendering).
+
+    Used by ``limits.check_prompt`` to refuse ``[a|b|c][d|e|f]...`` prompts before any encoding."""
+    steps, int_offset, flt_offset = _mode(steps, hires_steps, use_old_scheduling)
+    try:
+        parsed = parse_schedule_prompt(prompt)
+    except ScheduleSyntaxError:
+        return 1
+    _, boundaries, state_of = _boundaries(parsed, steps, int_offset, flt_offset, use_old_scheduling, prompt)
+    return len({state_of(t) for t in boundaries})
 
 
 def prompt_schedule_warnings(prompt):

@@ -10,7 +10,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE = ["prompt", "samplers", "schedulers", "lora", "infotext", "training", "xyz"]
+CORE = ["prompt", "samplers", "schedulers", "lora", "infotext", "training", "xyz", "limits"]
 PRODUCT_DIRS = ["nodes", "host", *CORE]
 KNOWN_UNUSED = {
     # name: why it has no product caller

@@ -191,3 +191,100 @@ def test_missing_name_lists_roots(roots):
     a, b, _ = roots
     with pytest.raises(LoraFileError, match=r"'nope' not found in .*loras.*extra_loras"):
         resolve_lora_path("nope", [a, b])
+
+
+# -- hostile files (issue 12): each refused before any tensor is read, in bounded time and memory ------------------
+
+def _raw(tmp_path, name, header: bytes, data: bytes = b""):
+    p = tmp_path / f"{name}.safetensors"
+    p.write_bytes(struct.pack("<Q", len(header)) + header + data)
+    return p
+
+
+def test_empty_file_is_refused(tmp_path):
+    p = tmp_path / "empty.safetensors"
+    p.write_bytes(b"")
+    with pytest.raises(LoraFileError, match=r"empty\.safetensors' is empty"):
+        load_lora_file(p)
+
+
+def test_header_bomb_is_refused_without_reading_it(tmp_path):
+    p = tmp_path / "bomb.safetensors"
+    p.write_bytes(struct.pack("<Q", 2 ** 62) + b"{}")
+    with pytest.raises(LoraFileError, match=r"bomb\.safetensors' has a corrupt header \(declares 4611686018427387904"):
+        load_lora_file(p)
+
+
+@pytest.mark.parametrize("depth", [65, 100_000])
+def test_deeply_nested_header_is_corrupt_not_a_recursion_error(tmp_path, depth):
+    p = _raw(tmp_path, "nested", b'{"__metadata__":' + b"[" * depth + b"]" * depth + b"}")
+    for read in (load_lora_file, read_safetensors_metadata):
+        with pytest.raises(LoraFileError, match=rf"nested\.safetensors' is corrupt: its header nests JSON {depth + 1} "):
+            read(p)
+
+
+def test_json_depth_scan_ignores_brackets_in_strings():
+    from forgeline.lora.safe_load import json_nesting_depth
+    assert json_nesting_depth(b'{"a": "[[[[\\"[[{{", "b": [1, {"c": "\\\\"}]}') == 3
+    assert json_nesting_depth(b"[" * 10 + b"]" * 10) == 10
+    # a string spanning the 4 MiB block boundary, escaped quote and backslash run included
+    big = b'{"k": "' + b"\\\\" * (1 << 21) + b'\\"[[[[" , "x": [[1]]}'
+    assert json_nesting_depth(big) == 3
+
+
+def test_offsets_past_the_end_are_refused(tmp_path):
+    header = b'{"a.lora_up.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 64]}}'
+    p = _raw(tmp_path, "short", header, b"\0" * 10)
+    with pytest.raises(LoraFileError, match=r"short\.safetensors' is truncated: tensor 'a.lora_up.weight' lies at "
+                                            r"bytes 0-64 of the data, which has only 10"):
+        load_lora_file(p)
+
+
+def test_offsets_not_matching_the_shape_are_refused(tmp_path):
+    header = b'{"a.lora_up.weight": {"dtype": "F32", "shape": [4, 4], "data_offsets": [0, 8]}}'
+    p = _raw(tmp_path, "odd", header, b"\0" * 64)
+    with pytest.raises(LoraFileError, match=r"odd\.safetensors' is corrupt: tensor 'a.lora_up.weight' has 8 bytes"):
+        load_lora_file(p)
+
+
+@pytest.mark.parametrize("dtype", [torch.int8, torch.uint8, torch.int32])
+def test_integer_lora_tensors_are_refused(tmp_path, dtype):
+    p = tmp_path / "quant.safetensors"
+    save_file({"lora_unet_x.lora_up.weight": torch.ones(4, 4, dtype=dtype)}, str(p))
+    with pytest.raises(LoraFileError, match=r"quant\.safetensors': tensor 'lora_unet_x.lora_up.weight' is [IU]\d+, "
+                                            "not floating point"):
+        load_lora_file(p)
+
+
+def test_integer_tensors_in_a_pickle_are_refused(tmp_path):
+    p = tmp_path / "quant.pt"
+    torch.save({"lora_unet_x.lora_up.weight": torch.ones(4, 4, dtype=torch.int8)}, p)
+    with pytest.raises(LoraFileError, match=r"quant\.pt': tensor 'lora_unet_x.lora_up.weight' is int8"):
+        load_lora_file(p)
+
+
+def test_100k_tiny_tensors_are_refused_from_the_header(tmp_path):
+    p = tmp_path / "many.safetensors"
+    save_file({f"t{i}": torch.zeros(1) for i in range(100_000)}, str(p))
+    with pytest.raises(LoraFileError, match=r"many\.safetensors' lists 100000 tensors, above the limit of 50000"):
+        load_lora_file(p)
+
+
+class _Writer:
+    """Unpickling this would create a file (``open(path, 'w')``): weights_only must refuse it before any call."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_pickle_that_would_write_a_file_never_writes_it(tmp_path):
+    target = tmp_path / "pwned.txt"
+    p = tmp_path / "writer.ckpt"
+    with open(p, "wb") as f:
+        pickle.dump({"lora_unet_x.lora_up.weight": _Writer(str(target))}, f, protocol=2)
+    with pytest.raises(LoraFileError, match=r"writer\.ckpt.*refuses to run pickled code"):
+        load_lora_file(p)
+    assert not target.exists()

@@ -178,3 +178,24 @@ def test_deep_nesting_value_matches_sequential_products():
     for _ in range(30):
         expected *= 1.1
     assert parse_prompt_attention("(" * 30 + "x" + ")" * 30) == [["x", expected]]
+
+
+def test_split_break_matches_a1111_regex():
+    # A1111 parse_prompt_attention splits text on re.split(r"\s*\bBREAK\b\s*", text); the scan must agree exactly.
+    import random
+    import re
+
+    from forgeline.prompt.attention import split_break
+    regex = re.compile(r"\s*\bBREAK\b\s*", re.S)
+    rng = random.Random(3)
+    alphabet = ["BREAK", " ", "\t", "\n", "x", "_", "\u00e9", ",", "B", "REAK", "\u3000"]
+    for _ in range(20000):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 10)))
+        assert split_break(s) == regex.split(s), s
+
+
+def test_break_followed_by_a_long_mixed_whitespace_run_is_linear():
+    # The regex takes minutes on this (quadratic backtracking over " \t" runs); the scan one pass.
+    from forgeline.prompt.attention import split_break
+    assert split_break("BREAK" + " \t" * 100000 + "x") == ["", "x"]
+    assert parse_prompt_attention("a BREAK" + " \t" * 100000 + "b") == [["a", 1.0], ["BREAK", -1], ["b", 1.0]]
