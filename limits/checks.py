@@ -1,7 +1,7 @@
 """Number, step and size checks with messages that name the input and say what to write instead.
 
-``check_*`` functions raise :class:`LimitError` (a ``ValueError``); :func:`check_inputs` and :func:`first_problem`
-return ``True`` or the message, which is what ComfyUI's ``validate_inputs`` expects (ComfyUI then answers the
+``check_*`` functions raise :class:`LimitError` (a ``ValueError``); :func:`check_inputs` returns
+``True`` or the message, which is what ComfyUI's ``validate_inputs`` expects (ComfyUI then answers the
 ``/prompt`` request with HTTP 400 naming the node and input, before anything runs).
 
 ComfyUI's own widget check (``execution.validate_inputs``) compares ``val < min`` / ``val > max``: NaN passes both,
@@ -83,16 +83,6 @@ def check_latent_size(width, height, batch_size=1, lo=16, names=("width", "heigh
                          f"limit of {MAX_LATENT_PIXELS} (2^30) per latent; lower the size or the batch, or queue "
                          "several batches")
     return w, h, b
-
-
-def first_problem(*checks):
-    """Run zero-argument callables in order; ``True`` if none raises ValueError, else the first message."""
-    for check in checks:
-        try:
-            check()
-        except ValueError as e:
-            return str(e)
-    return True
 
 
 def check_inputs(**specs):
