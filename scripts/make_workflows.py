@@ -68,9 +68,9 @@ def ays_dpmpp(g: UIGraph):
                 latent_image=latent[0], seed=42, steps=10, cfg=7.0, sampler_name="forgeline_dpmpp_2s_a",
                 scheduler="forgeline_ays", noise_source="a1111_gpu", ensd=0)
     _decode_save(g, ks[0], loader["VAE"], "forgeline_ays_dpmpp")
-    sig = g.node("ForgelineAYSSigmas", (2, 11), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
-    plot = g.node("ForgelineSchedulePreview", (3, 11), sigmas=sig[0], width=640, height=400)
-    g.node("PreviewImage", (4, 11), images=plot[0])
+    sig = g.node("ForgelineAYSSigmas", (2, 13), model_type="SD1", steps=10, variant="a1111", denoise=1.0)
+    plot = g.node("ForgelineSchedulePreview", (3, 13), sigmas=sig[0], width=640, height=400)
+    g.node("PreviewImage", (4, 13), images=plot[0])
     g.note("Align Your Steps (NVIDIA's 10-step SD1.5 schedule, log-linear resampled for other step counts) with "
            "DPM++ 2S a, seeded like A1111 (noise_source a1111_gpu: the same initial and ancestral noise A1111 "
            "draws on a GPU, reproduced on any device; ensd = 'Eta noise seed delta').\n\n"
@@ -127,7 +127,7 @@ def hires_fix(g: UIGraph):
     common = dict(seed=2024, steps=20, cfg=7.0, sampler_name="forgeline_euler_a", scheduler="forgeline_karras")
     ks = g.node("ForgelineKSampler", (2, 0), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], noise_source="a1111_gpu", **common)
-    hr = g.node("ForgelineHiResFix", (2, 11), model=loader["MODEL"], positive=pos[0], negative=neg[0],
+    hr = g.node("ForgelineHiResFix", (2, 13), model=loader["MODEL"], positive=pos[0], negative=neg[0],
                 latent=ks[0], vae=loader["VAE"], upscaler="Latent", upscale_by=2.0, hires_steps=10, denoise=0.55,
                 noise_source="a1111_gpu", **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_hires_fix")
@@ -178,7 +178,7 @@ def migrate_a1111(g: UIGraph):
                   noise_source="a1111_gpu", ensd=31337)
     ks = g.node("ForgelineKSampler", (2, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], **common)
-    hr = g.node("ForgelineHiResFix", (2, 11), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
+    hr = g.node("ForgelineHiResFix", (2, 13), model=tags["MODEL"], positive=pos[0], negative=neg[0], latent=ks[0],
                 vae=loader["VAE"], upscaler="Latent", upscale_by=1.5, hires_steps=10, denoise=0.5, **common)
     _decode_save(g, hr[0], loader["VAE"], "forgeline_migrate_a1111")
     g.note("Your A1111 txt2img settings, one node each:\n"
@@ -207,13 +207,13 @@ def train_lora_acrf(g: UIGraph):
                    vae=loader["VAE"], scheduler="karras", anchor_steps=10, batch_size=4, grad_accumulation=1,
                    steps=100, learning_rate=1e-4, loss_mode="standard", rank=8, alpha=8.0, seed=0,
                    filename="forgeline_acrf_4_images", trigger_words="sks")
-    g.node("PreviewImage", (3, 14), title="Loss curve", images=train[2])
+    g.node("PreviewImage", (3, 27), title="Loss curve", images=train[2])
     pos = g.node("ForgelinePromptEncode", (3, 0), title="Positive prompt", clip=loader["CLIP"],
                  text="a photo of sks, detailed", steps=10, width=512, height=512, target_width=512,
                  target_height=512)
-    neg = g.node("ForgelinePromptEncode", (3, 7), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
+    neg = g.node("ForgelinePromptEncode", (3, 13), title="Negative prompt", clip=loader["CLIP"], text=NEGATIVE,
                  negative=True, steps=10, width=512, height=512, target_width=512, target_height=512)
-    latent = g.node("ForgelineEmptyLatent", (3, 24), width=512, height=512, batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (3, 36), width=512, height=512, batch_size=1)
     ks = g.node("ForgelineKSampler", (4, 0), model=train[0], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=11, steps=10, cfg=7.0, sampler_name="forgeline_euler_a",
                 scheduler="karras")
@@ -256,7 +256,7 @@ def save_for_civitai(g: UIGraph):
            "sampler, clip skip. The ComfyUI workflow stays in the PNG too.\n\n"
            "'sampler_names = Civitai' writes 'DPM++ 2S a Karras' (the name Civitai lists); 'A1111' writes "
            "'Sampler: DPM++ 2S a, Schedule type: Karras' as A1111 1.9+. Files are hashed once, then cached.",
-           (0, 16), size=(320, 300))
+           (0, 20), size=(320, 300))
 
 
 def reproduce_a1111(g: UIGraph):
@@ -270,9 +270,9 @@ def reproduce_a1111(g: UIGraph):
                 emphasis=params["emphasis"])
     pos = g.node("ForgelinePromptEncode", (2, 0), title="Positive prompt", clip=tags["CLIP"],
                  text=params["positive"], **size)
-    neg = g.node("ForgelinePromptEncode", (2, 14), title="Negative prompt", clip=tags["CLIP"],
+    neg = g.node("ForgelinePromptEncode", (2, 15), title="Negative prompt", clip=tags["CLIP"],
                  text=params["negative"], negative=True, **size)
-    latent = g.node("ForgelineEmptyLatent", (2, 28), width=params["width"], height=params["height"], batch_size=1)
+    latent = g.node("ForgelineEmptyLatent", (2, 30), width=params["width"], height=params["height"], batch_size=1)
     ks = g.node("ForgelineKSampler", (3, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
                 latent_image=latent[0], seed=params["seed"], steps=params["steps"], cfg=params["cfg"],
                 sampler_name=params["sampler_name"], scheduler=params["scheduler"], eta=params["eta"],
@@ -286,7 +286,7 @@ def reproduce_a1111(g: UIGraph):
            "This graph is txt2img. For HiRes Fix and refiner infotexts, drop the PNG onto the editor or run "
            "'python scripts/forgeline_client.py --from-a1111 IMAGE.png': both build the full graph. (The sample "
            "text is a tiny 64x64, 3-step run for the stand-in models.)",
-           (0, 12), size=(320, 300))
+           (0, 24), size=(320, 300))
     # COMBO outputs are typed by their options list in /object_info; the editor saves them as "COMBO"
     for node in g.nodes:
         for out in node.data["outputs"]:
