@@ -26,6 +26,16 @@ import torch
 from .delta import adapter_update, lora_factors
 
 
+def _version(tensor):
+    """The tensor's in-place version counter; None for inference-mode tensors (ComfyUI loads weights under
+    ``torch.inference_mode``), which have none — the host keeps them unchanged within a run, and the cache is
+    dropped after every run."""
+    try:
+        return tensor._version
+    except RuntimeError:
+        return None
+
+
 class ScheduledLayer:
     """The scheduled LoRAs of one weight key; ``merged(weight, scales)`` gives the weight to run with."""
 
@@ -74,14 +84,15 @@ class ScheduledLayer:
     def merged(self, weight, scales):
         """``round(W + Σ s·U)`` for ``weight`` at ``scales`` ``{lora name: strength}`` (see module docstring)."""
         effective = self.effective(scales)
+        version = _version(weight)
         cache = self._cache
-        if cache is not None and cache[0]() is weight and cache[1] == weight._version and cache[2] == effective:
+        if cache is not None and cache[0]() is weight and cache[1] == version and cache[2] == effective:
             return cache[3]
         if not any(effective):
             out = weight
         else:
             out = self._compute(weight, effective)
-        self._cache = (weakref.ref(weight), weight._version, effective, out)
+        self._cache = (weakref.ref(weight), version, effective, out)
         return out
 
     def _compute(self, weight, effective):

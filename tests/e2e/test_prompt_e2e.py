@@ -52,7 +52,13 @@ def test_bad_weight_is_a_readable_error_and_server_survives(client):
     assert good.status == "success", good.error
 
 
-def test_pathological_prompt_finishes(client):
-    result = client.run(encode_only("(" * 10000 + "deep" + ")" * 10000 + " [a:" * 3000))
+def test_pathological_prompt_is_refused_at_validation_with_the_limit_named(client):
+    """32 004 characters of nesting: refused before any work (limits/: 20 000 characters), the message says what to
+    change; a deep but short prompt still encodes."""
+    import pytest
+    from comfy_client import ComfyError
+
+    with pytest.raises(ComfyError, match="20000"):
+        client.run(encode_only("(" * 10000 + "deep" + ")" * 10000 + " [a:" * 3000))
+    result = client.run(encode_only("(" * 2000 + "deep" + ")" * 2000 + " [a:" * 300))
     assert result.status == "success", result.error
-    assert result.seconds < 300

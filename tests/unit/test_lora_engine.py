@@ -101,3 +101,15 @@ def test_fp16_weight_rounds_once():
     assert got.dtype == torch.float16
     ulp = (ref.double().abs() * 2 ** -10).clamp_min(2 ** -24)
     assert ((got.double() - ref.double()).abs() <= ulp).all()
+
+
+def test_inference_mode_weights_have_no_version_and_still_merge():
+    """ComfyUI loads weights under torch.inference_mode: such tensors have no version counter."""
+    with torch.inference_mode():
+        w = rnd(16, 8).float()
+    up, down = rnd(16, 2), rnd(2, 8)
+    layer = ScheduledLayer("lin", w.shape)
+    layer.add("A", lora(up, down, 2.0))
+    got = layer.merged(w, {"A": 0.5})
+    assert rel_err(got, w.double() + 0.5 * delta64(up, down, 2.0)) <= 2e-7
+    assert layer.merged(w, {"A": 0.5}) is got

@@ -96,7 +96,10 @@ export function inputValue(node, name, depth = 0) {
 export function upstreamCheckpoint(node, depth = 0) {
   if (!node || depth > 16) return null;
   const ckpt = findWidget(node, "ckpt_name");
-  if (ckpt && typeof ckpt.value === "string") return ckpt.value;
+  if (ckpt) {
+    const slot = node.inputs?.find((i) => i.name === "ckpt_name" || i.widget?.name === "ckpt_name");
+    return slot?.link == null && typeof ckpt.value === "string" ? ckpt.value : null;  // linked: known at run time
+  }
   const slot = node.inputs?.find((i) => i.name === "model" || i.name === "base_model");
   const link = graphLink(node.graph, slot?.link);
   if (!link) return null;
