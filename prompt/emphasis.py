@@ -11,7 +11,9 @@ For one 77-token chunk of a batch, ``z`` is ``[B, 77, C]`` and ``w`` its multipl
 all 77 positions including BOS/EOS/padding, all C channels. It is taken per 77-token chunk, never over a whole
 multi-chunk prompt. Multipliers become a float32 tensor first (A1111 ``torch.asarray`` of Python floats), so
 1.1 enters as float32(1.1); torch's type promotion then decides the result dtype. All-zero weights give inf/nan, as
-in A1111.
+in A1111. The two means are taken in float64 (A1111: the tensor's dtype): the result differs from A1111's by the
+float32 rounding of a mean (~1e-7 relative), and an output whose mean is ~0 in float32 (a layer-normed stand-in
+encoder) does not turn into 0/0.
 """
 import torch
 
@@ -45,8 +47,8 @@ def emphasize_chunk(z, weights, emphasis="Original"):
     if emphasis in ("Ignore", "None"):
         return z
     weights = multipliers_tensor(weights, z.device)
-    original_mean = z.mean()
+    original_mean = z.double().mean()   # A1111 takes the means in the tensor's dtype; float64 here (see docstring)
     z = z * weights.reshape(weights.shape + (1,)).expand(z.shape)
     if emphasis == "No norm":
         return z
-    return z * (original_mean / z.mean())
+    return z * (original_mean / z.double().mean()).to(z.dtype)
