@@ -107,36 +107,48 @@ def _known_loras():
         return None
 
 
+def json_route(fn, threaded=False, error_fields=None):
+    """An aiohttp handler for ``POST`` routes taking and returning JSON: a non-object body or a ``ValueError`` is an
+    HTTP 400 with ``{"error": message}`` (plus ``error_fields(exc)``); ``threaded`` runs ``fn`` off the event loop
+    so long work (hashing a file) does not stop the server answering."""
+    import asyncio
+
+    from aiohttp import web
+
+    async def route(request):
+        try:
+            body = await request.json()
+        except Exception:
+            return web.json_response({"error": "send a JSON object body"}, status=400)
+        if not isinstance(body, dict):
+            return web.json_response({"error": "send a JSON object body"}, status=400)
+        try:
+            result = await asyncio.get_running_loop().run_in_executor(None, fn, body) if threaded else fn(body)
+            return web.json_response(result)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc), **(error_fields(exc) if error_fields else {})}, status=400)
+    return route
+
+
+def prompt_server_routes():
+    """The running PromptServer's route table, or None without a server (a bare import)."""
+    try:
+        from server import PromptServer
+    except ImportError:
+        return None
+    server = getattr(PromptServer, "instance", None)
+    return None if server is None else server.routes
+
+
 def on_load() -> None:
     """Register the routes on the running PromptServer (idempotent; nothing to do without a server)."""
     global _REGISTERED
-    if _REGISTERED:
+    routes = prompt_server_routes()
+    if _REGISTERED or routes is None:
         return
-    try:
-        from aiohttp import web
-        from server import PromptServer
-    except ImportError:
-        return
-    server = getattr(PromptServer, "instance", None)
-    if server is None:
-        return
-
-    def handler(fn):
-        async def route(request):
-            try:
-                body = await request.json()
-            except Exception:
-                return web.json_response({"error": "send a JSON object body"}, status=400)
-            if not isinstance(body, dict):
-                return web.json_response({"error": "send a JSON object body"}, status=400)
-            try:
-                return web.json_response(fn(body))
-            except ValueError as exc:
-                return web.json_response({"error": str(exc)}, status=400)
-        return route
-
-    server.routes.post("/forgeline/parse")(handler(lambda body: parse_route(body, _known_loras())))
-    server.routes.post("/forgeline/sigmas")(handler(sigmas_route))
-    server.routes.post("/forgeline/lora_curve")(handler(lora_curve_route))
+    routes.post("/forgeline/parse")(json_route(lambda body: parse_route(body, _known_loras())))
+    routes.post("/forgeline/sigmas")(json_route(sigmas_route))
+    routes.post("/forgeline/lora_curve")(json_route(lora_curve_route))
+    from . import infotext_routes
+    infotext_routes.register(routes)
     _REGISTERED = True
-

@@ -12,18 +12,15 @@ cached (host.infotext_files).
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from ..host import infotext_files as files
-from ..infotext.png import InfotextFileError
+from . import infotext_files as files
 from ..infotext.reproduce import MissingResources, graph_from_infotext
 
 log = logging.getLogger("forgeline")
 KINDS = ("checkpoint", "lora", "vae", "embedding", "upscaler")
 MAX_ITEMS = 64
 MAX_TEXT = 65536
-_REGISTERED = False
 
 
 def resolve_hashes_route(body):
@@ -53,40 +50,16 @@ def a1111_graph_route(body):
     return {"graph": graph, "warnings": warnings}
 
 
-def on_load() -> None:
-    global _REGISTERED
-    if _REGISTERED:
-        return
-    try:
-        from aiohttp import web
-        from server import PromptServer
-    except ImportError:
-        return
-    server = getattr(PromptServer, "instance", None)
-    if server is None:
-        return
-
-    def handler(fn):
-        async def route(request):
-            try:
-                body = await request.json()
-            except Exception:
-                return web.json_response({"error": "send a JSON object body"}, status=400)
-            if not isinstance(body, dict):
-                return web.json_response({"error": "send a JSON object body"}, status=400)
-            try:
-                result = await asyncio.get_running_loop().run_in_executor(None, fn, body)
-                return web.json_response(result)
-            except MissingResources as exc:
-                return web.json_response({"error": str(exc), "problems": exc.problems, "missing": [
-                    {"kind": k, "name": n, "hash": h} for k, n, h in exc.items]}, status=400)
-            except (ValueError, InfotextFileError) as exc:
-                return web.json_response({"error": str(exc)}, status=400)
-        return route
-
-    server.routes.post("/forgeline/resolve_hashes")(handler(resolve_hashes_route))
-    server.routes.post("/forgeline/a1111_graph")(handler(a1111_graph_route))
-    _REGISTERED = True
+def _missing_fields(exc):
+    if isinstance(exc, MissingResources):
+        return {"problems": exc.problems, "missing": [{"kind": k, "name": n, "hash": h} for k, n, h in exc.items]}
+    return {}
 
 
-NODES = []
+def register(routes) -> None:
+    """Add the infotext routes to the server's route table (called by ``host/routes.on_load``)."""
+    from .routes import json_route
+
+    routes.post("/forgeline/resolve_hashes")(json_route(resolve_hashes_route, threaded=True,
+                                                        error_fields=_missing_fields))
+    routes.post("/forgeline/a1111_graph")(json_route(a1111_graph_route, threaded=True, error_fields=_missing_fields))
