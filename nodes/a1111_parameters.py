@@ -108,9 +108,10 @@ class ForgelineA1111Parameters(io.ComfyNode):
                 io.String.Input("text", multiline=True, default="",
                                 tooltip="A1111 infotext (as A1111's 'PNG Info' shows it). Leave empty to read the "
                                         "image below."),
-                io.Combo.Input("image", options=images, default=NO_IMAGE, upload=io.UploadType.image,
-                               image_folder=io.FolderType.input,
-                               tooltip="An A1111/Forge PNG, JPEG or WebP in ComfyUI's input folder."),
+                io.Combo.Input("image", options=images, default=NO_IMAGE,
+                               tooltip="An A1111/Forge PNG, JPEG or WebP in ComfyUI's input folder (upload it with a "
+                                       "Load Image node). No upload widget here: its preview would fetch the "
+                                       "'(none)' entry as a file."),
             ],
             outputs=[
                 io.String.Output(display_name="positive"), io.String.Output(display_name="negative"),
