@@ -18,8 +18,8 @@ import comfy.sd
 import nodes as comfy_nodes
 
 from forgeline.host import sampling as a1
+from forgeline.host.noise import default_noise_sampler as host_default_noise_sampler
 from forgeline.nodes import refiner as rf
-from forgeline.samplers import comfy_noise_sampler
 
 SEED, STEPS, CFG = 11, 4, 5.0
 
@@ -85,10 +85,10 @@ def test_euler_a_handoff_is_one_noise_stream_unlike_seed_zero_graph(sd15):
     base = _advanced(model, cond, uncond, _latent(), "euler_ancestral", "normal", SEED, True, 0, 2, True)
     official = _advanced(model, cond, uncond, base, "euler_ancestral", "normal", 0, False, 2, 10000, False)
     assert (official["samples"] - single).abs().max() > 100 * max(ours, 1e-6 * scale)  # a different stream
-    # the official graph's refiner noise is ComfyUI's default stream re-seeded with its noise_seed 0:
+    # the official graph's refiner noise is the host's default stream re-seeded with its noise_seed 0:
     restarted, _ = a1.sample_a1111(model, cond, uncond, base, seed=0, steps=STEPS, cfg=CFG,
                                    sampler_name="euler_ancestral", scheduler="normal", start_step=2, add_noise=False,
-                                   noise_sampler=comfy_noise_sampler(torch.empty(1, 4, 8, 8), 0))
+                                   noise_sampler=host_default_noise_sampler(torch.empty(1, 4, 8, 8), 0))
     assert torch.equal(official["samples"], restarted["samples"])
 
 
