@@ -62,9 +62,11 @@ def test_static_scheduled_and_tag_loras_equal_their_references(client):
                                              prefix="ref_tag"))
     # fp32 rounding of the merged weights differs between merge paths; 4 ancestral steps amplify it to a few
     # levels at single pixels, while the LoRA itself moves the whole image
-    assert abs(static - base).mean() > 2.0                      # the LoRA changes the image
-    for other in (native, keyframes, tag):                      # ComfyUI's LoraLoader; constant keyframes; the tag
-        assert abs(other - static).mean() <= 0.5 and abs(other - static).max() <= 16
+    effect = abs(static - base).mean()                          # what the LoRA does to the image
+    for name, other in (("native LoraLoader", native), ("constant keyframes", keyframes), ("prompt tag", tag)):
+        gap = abs(other - static).mean()
+        print(f"{name}: mean |diff| {gap:.3f} levels, max {abs(other - static).max()}; LoRA effect {effect:.3f}")
+        assert gap <= 1.0 and gap * 4 < effect and abs(other - static).max() <= 16, (name, gap, effect)
 
 
 def test_lcm_merge_equals_the_native_lcm_graph(client):
