@@ -52,7 +52,7 @@ class ForgelineLoraLoader(io.ComfyNode):
                 io.Boolean.Input("hires_pass", default=False, optional=True,
                                  tooltip="Legacy switch of older workflows: on = pass 'hires'. Leave it off and use "
                                          "'pass' below."),
-                io.Combo.Input("pass", options=list(PASSES), default="auto", optional=True,
+                io.Combo.Input("for_pass", display_name="pass", options=list(PASSES), default="auto", optional=True,
                                tooltip="Which loractl slots: auto = the hr=/hrunet= weights in a HiRes Fix (A1111) "
                                        "pass and the normal ones in every other run (the CLIP gets te); first / "
                                        "hires = force one (hires also gives the CLIP hrte, for the hires prompt)."),
@@ -69,8 +69,8 @@ class ForgelineLoraLoader(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, lora_name, strength_model, strength_clip, schedule, block_weights, mode="loractl",
-                hires_pass=False, clip=None, **kwargs) -> io.NodeOutput:
-        pass_ = kwargs.get("pass") or "auto"
+                hires_pass=False, clip=None, for_pass="auto") -> io.NodeOutput:
+        pass_ = for_pass or "auto"
         if pass_ == "auto" and hires_pass:
             pass_ = "hires"
         req = LoraRequest(lora_name, strength_model, strength_clip, schedule, block_weights, mode, pass_)

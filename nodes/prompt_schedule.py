@@ -21,7 +21,7 @@ class ForgelineStepSemantics(io.ComfyNode):
                         "adds AND parts as A1111 does (uncond + sum of w·(cond - uncond)) instead of averaging them.",
             inputs=[
                 io.Model.Input("model", tooltip="The model you sample with."),
-                io.Combo.Input("pass", options=list(PASSES), default="auto", optional=True,
+                io.Combo.Input("for_pass", display_name="pass", options=list(PASSES), default="auto", optional=True,
                                tooltip="Which schedule to use: 'auto' picks the hires schedule when the sampler's "
                                        "steps equal the prompt node's hires steps; force 'first' or 'hires' to "
                                        "choose."),
@@ -30,8 +30,8 @@ class ForgelineStepSemantics(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, **kwargs) -> io.NodeOutput:
-        return io.NodeOutput(enable_step_schedules(model.clone(), kwargs.get("pass", "auto")))
+    def execute(cls, model, for_pass="auto") -> io.NodeOutput:
+        return io.NodeOutput(enable_step_schedules(model.clone(), for_pass or "auto"))
 
 
 NODES = [ForgelineStepSemantics]

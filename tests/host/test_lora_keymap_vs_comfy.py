@@ -190,3 +190,44 @@ def test_fixture_files_for_the_standin_models_load_completely(tmp_path, family):
     key_map = comfy.lora.model_lora_keys_clip(meta_clip(family), key_map)
     patches = comfy.lora.load_lora(sd, key_map, log_missing=False)
     assert len(patches) == len(load_lora(paths["kohya"], all_shapes).adapters)
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fixture_names_are_the_ones_comfy_resolves(name):
+    """The fixture writers name modules by their own rules (tests/fixtures/lora_files.py, not lora/keymap.py); every
+    kohya, kohya-LDM and diffusers name they give a UNet or CLIP weight must be one ComfyUI's own
+    ``model_lora_keys_unet`` / ``model_lora_keys_clip`` resolves to that weight (diffusers names checked against
+    ``unet_to_diffusers``, which ComfyUI maps only in the processor spelling). The fixtures' names equal the ones
+    this pack's key map prefers (checked once when they were written: 0 of 1769 differ), so no fixture changed."""
+    cfg, _ = CONFIGS[name]
+    unet = meta_unet(cfg)
+    family = "sdxl" if "xl" in name else "sd15"
+    clip = meta_clip(family)
+    shapes = {k: tuple(v.shape) for k, v in unet.state_dict().items()}
+    shapes.update({k: tuple(v.shape) for k, v in clip.state_dict().items()})
+    theirs = comfy.lora.model_lora_keys_unet(unet, {})
+    theirs = comfy.lora.model_lora_keys_clip(clip, theirs)
+    diffusers = {f"unet.{d[:-len('.weight')]}": f"diffusion_model.{ldm}"
+                 for d, ldm in comfy.utils.unet_to_diffusers(unet.model_config.unet_config).items()}
+    has_diffusers_name = set(diffusers.values())
+    names = lora_files._Names(shapes, "sdxl" if family == "sdxl" else "sd1")
+    checked, wrong = 0, []
+    for key, shape in shapes.items():
+        if not key.endswith(".weight") or len(shape) not in (2, 4):
+            continue
+        if not key.startswith("diffusion_model.") and ".encoder.layers." not in key:
+            continue  # ComfyUI names only the encoder layers' projections of a CLIP
+        for style in ("kohya", "kohya_ldm", "diffusers"):
+            alias = names.get(key, style)
+            if alias is None:
+                if style == "diffusers" and key in has_diffusers_name:
+                    wrong.append((key, style, None, "ComfyUI has a diffusers name"))
+                continue
+            if style == "diffusers" and key.startswith("diffusion_model."):
+                found = diffusers.get(alias)
+            else:
+                found = theirs.get(alias)
+            checked += 1
+            if found != key:
+                wrong.append((key, style, alias, found))
+    assert checked > 200 and not wrong, (checked, wrong[:5])
