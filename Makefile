@@ -21,10 +21,10 @@ test: setup fixtures         ## unit, host and e2e tiers (e2e boots a real Comfy
 setup-newest:                ## ComfyUI 0.33.0 from ../shared/hosts + its own venv in .host/newest (idempotent)
 	bash scripts/setup_host.sh newest
 
-test-newest: setup-newest    ## host, e2e and browser tiers against ComfyUI 0.33.0 (fixtures shared via .cache)
+test-newest: setup-newest    ## host, e2e, reliability and browser tiers against ComfyUI 0.33.0 (fixtures shared via .cache)
 	bash scripts/setup_browser.sh
 	$(NEWEST_ENV) $(NEWEST_PY) scripts/make_fixtures.py
-	$(NEWEST_ENV) $(NEWEST_PY) -P -m pytest tests/host tests/e2e tests/browser -q
+	$(NEWEST_ENV) $(NEWEST_PY) -P -m pytest tests/host tests/e2e tests/reliability tests/browser -q
 
 test-unit: setup
 	$(PY) -P -m pytest tests/unit -q

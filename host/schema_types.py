@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
+from ..limits import MAX_PROMPT_CHARS
+from ..limits.checks import check_number, choice_problem
+
 
 class PresetComboType(str):
     """The link type of a preset COMBO output: "COMBO", and also equal to any list-typed (V1) combo input whose
@@ -40,3 +43,44 @@ class PresetComboOutput(io.Combo.Output):
     @property
     def io_type(self):
         return self.preset_type
+
+
+def _declared_inputs(node_cls) -> dict:
+    """The node's inputs by id, from a fresh ``define_schema()`` (file lists in combo options stay current)."""
+    return {i.id: i for i in node_cls.define_schema().inputs}
+
+
+def declared_inputs_problem(node_cls, values: dict, text_limit: int = MAX_PROMPT_CHARS, skip=(), combos_from=None):
+    """``True`` or the first problem with ``values`` (the widget values ComfyUI hands ``validate_inputs``) measured
+    against ``node_cls``'s own schema: INT/FLOAT inputs finite and within their declared min/max, STRING inputs at
+    most ``text_limit`` characters, COMBO values among their options.
+
+    A ``validate_inputs(cls, **values)`` makes ComfyUI skip its own min/max and option checks for every input
+    (comfyanonymous/ComfyUI:execution.py ``validate_inputs``: ``validate_has_kwargs``), and its min/max check lets
+    NaN through (``nan < min`` is False), so a node that takes ``**values`` calls this first. ``skip`` names inputs
+    the node checks itself; combo options are read from the schema, or from ``combos_from(name)`` when given."""
+    inputs = _declared_inputs(node_cls)
+    for name, value in values.items():
+        spec = inputs.get(name)
+        if spec is None or value is None or name in skip:
+            continue
+        if isinstance(spec, (io.Int.Input, io.Float.Input)):
+            integer = isinstance(spec, io.Int.Input)
+            lo = spec.min if spec.min is not None else -float("inf")
+            hi = spec.max if spec.max is not None else float("inf")
+            try:
+                check_number(name, value, lo, hi, integer=integer)
+            except ValueError as e:
+                return str(e)
+        elif isinstance(spec, io.String.Input):
+            if not isinstance(value, str):
+                return f"{name}: expected text, got {type(value).__name__}"
+            if len(value) > text_limit:
+                return (f"{name}: {len(value)} characters, more than the limit of {text_limit}; shorten it "
+                        f"(see the README's Limits)")
+        elif isinstance(spec, io.Combo.Input):
+            options = combos_from(name) if combos_from else getattr(spec, "options", None)
+            problem = choice_problem(name, value, options) if options else True
+            if problem is not True:
+                return problem
+    return True

@@ -30,7 +30,7 @@ Every number must also be finite: NaN and inf are refused wherever a number is r
 block weights, prompt weights). Every error names the input (or the prompt span / file) and says what to write.
 """
 from .checks import (LimitError, check_batch_size, choice_problem, check_finite, check_inputs, check_latent_size,
-                     check_lora_strengths, check_number, check_steps, latent_size_problem)
+                     check_lora_strengths, check_number, check_steps, latent_size_problem, output_prefix_problem)
 from .prompt_limits import check_chunk_count, check_encode_chunks, check_prompt, prompt_problem
 from .values import (MAX_AND_PARTS, MAX_BATCH, MAX_BREAKS, MAX_CHUNKS, MAX_ENCODE_CHUNKS, MAX_HEADER_DEPTH,
                      MAX_LATENT_PIXELS, MAX_LORA_TAGS, MAX_LORA_TENSORS, MAX_PROMPT_CHARS, MAX_PROMPT_WEIGHT,
@@ -39,7 +39,7 @@ from .values import (MAX_AND_PARTS, MAX_BATCH, MAX_BREAKS, MAX_CHUNKS, MAX_ENCOD
 
 __all__ = [
     "LimitError", "check_batch_size", "choice_problem", "check_finite", "check_inputs", "check_latent_size", "check_lora_strengths",
-    "check_number", "check_steps", "latent_size_problem", "check_chunk_count", "check_encode_chunks", "check_prompt", "prompt_problem",
+    "check_number", "check_steps", "latent_size_problem", "output_prefix_problem", "check_chunk_count", "check_encode_chunks", "check_prompt", "prompt_problem",
     "MAX_AND_PARTS", "MAX_BATCH", "MAX_BREAKS", "MAX_CHUNKS", "MAX_ENCODE_CHUNKS", "MAX_HEADER_DEPTH",
     "MAX_LATENT_PIXELS", "MAX_LORA_TAGS", "MAX_LORA_TENSORS", "MAX_PROMPT_CHARS", "MAX_PROMPT_WEIGHT",
     "MAX_RESOLUTION", "MAX_SAFETENSORS_HEADER", "MAX_SCHEDULE_POSITION", "MAX_SCHEDULE_VARIANTS", "MAX_STEPS",

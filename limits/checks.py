@@ -142,3 +142,19 @@ def choice_problem(name, value, options):
         return True
     shown = ", ".join(options[:12]) + (f" ... ({len(options)} in all)" if len(options) > 12 else "")
     return f"{name}={_short(value)} is not one of the choices; use one of: {shown}"
+
+
+def output_prefix_problem(prefix, name="filename_prefix"):
+    """``True`` or why ``prefix`` would leave ComfyUI's output folder: ``..`` parts, an absolute path or a drive, or
+    more than 255 characters (ComfyUI ``folder_paths.get_save_image_path`` refuses the first two only when saving,
+    with a message that does not name the input)."""
+    if prefix is None:
+        return True
+    text = str(prefix)
+    parts = text.replace("\\", "/").split("/")
+    if ".." in parts or text.startswith(("/", "\\")) or (len(text) > 1 and text[1] == ":"):
+        return (f"{name}={_short(text)} must stay inside the output folder (no '..', no leading '/' or drive); "
+                "write a relative name such as 'forgeline/cat'")
+    if len(text) > 255:
+        return f"{name}: {len(text)} characters, more than 255; write a shorter name"
+    return True

@@ -14,14 +14,17 @@ import os
 from comfy_api.latest import io
 
 from ..host import infotext_files as files
+from ..host.schema_types import declared_inputs_problem
 from ..infotext import names
 from ..infotext.fields import settings_from_parameters
 from ..infotext.graph import RNG_NOISE_SOURCE
 from ..infotext.parse import parse_generation_parameters
+from ..limits import MAX_PROMPT_CHARS, prompt_problem
 from ..infotext.reproduce import FORGELINE_UPSCALERS, HIRES_SAME, resolve_resources, rename_lora_tags
 
 log = logging.getLogger("forgeline")
 NO_IMAGE = "(none: use the text)"
+MAX_INFOTEXT_CHARS = 4 * MAX_PROMPT_CHARS  # prompt + negative + hires prompts + the parameters line
 
 
 class ComboOptions(list):
@@ -139,6 +142,20 @@ class ForgelineA1111Parameters(io.ComfyNode):
     def validate_inputs(cls, text=None, image=None):
         if (not text or not str(text).strip()) and (not image or image == NO_IMAGE):
             return "paste an A1111 infotext into 'text' or choose an image with A1111 parameters"
+        if image is not None and image != NO_IMAGE:
+            problem = declared_inputs_problem(cls, {"image": image})
+            if problem is not True:
+                return problem
+        if text and str(text).strip():
+            if len(text) > MAX_INFOTEXT_CHARS:
+                return f"text: {len(text)} characters, more than an infotext of {MAX_INFOTEXT_CHARS}; paste one image's"
+            params = parse_generation_parameters(str(text))
+            steps = int(params["Steps"]) if str(params.get("Steps", "")).strip().isdigit() else 20
+            for field, negative in (("Prompt", False), ("Negative prompt", True)):
+                problem = prompt_problem(str(params.get(field) or ""), name=f"text: the {field}",
+                                         steps=max(1, min(int(steps), 10_000)), negative=negative)
+                if problem is not True:
+                    return problem
         return True
 
     @classmethod

@@ -18,6 +18,8 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..host import batched_lora as hb
+from ..host.schema_types import declared_inputs_problem
+from ..limits import prompt_problem
 from ..lora import block_multipliers, lora_entries, parse_extra_networks
 from ..lora.batched import entry_unet_slots
 from ..prompt import EMPHASIS_MODES
@@ -100,6 +102,28 @@ class ForgelineBatchPrompts(io.ComfyNode):
                      io.Conditioning.Output(display_name="negative"), io.Int.Output(display_name="batch_size"),
                      io.String.Output(display_name="report")],
         )
+
+    @classmethod
+    def validate_inputs(cls, **values):
+        problem = declared_inputs_problem(cls, values, skip=("prompts", "negative"))
+        if problem is not True:
+            return problem
+        prompts, negative = values.get("prompts"), values.get("negative")
+        try:
+            lines = prompt_lines(prompts, "prompts") if prompts is not None else None
+            if lines is not None and negative is not None:
+                negative_lines(negative, len(lines))
+        except BatchPromptError as e:
+            return str(e)
+        for i, line in enumerate(lines or ()):
+            problem = prompt_problem(line, name=f"prompts line {i + 1}", steps=values.get("steps") or 20)
+            if problem is not True:
+                return problem
+        for i, line in enumerate((negative or "").splitlines()):
+            problem = prompt_problem(line, name=f"negative line {i + 1}", negative=True)
+            if problem is not True:
+                return problem
+        return True
 
     @classmethod
     def execute(cls, model, clip, prompts, negative, emphasis, clip_skip, steps, mode, comma_padding_backtrack=20,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from comfy_api.latest import io
 
-from ..limits import check_inputs
+from ..limits import check_inputs, output_prefix_problem
 from ..lora.lcm_merge import DEFAULT_LCM_STRENGTH, DEFAULT_STYLE_STRENGTH
 from ..host.lcm import lcm_model_sampling, save_merged_checkpoint
 from ..host.schema_types import PresetComboOutput
@@ -68,9 +68,8 @@ class ForgelineLCMLoraMerge(io.ComfyNode):
             ok = validate_common(name, label=label)
             if ok is not True:
                 return ok
-        if filename_prefix is not None and (".." in filename_prefix.replace("\\", "/").split("/")
-                                            or filename_prefix.startswith(("/", "\\"))):
-            return f"filename_prefix {filename_prefix!r} must stay inside the output folder (no '..' or leading '/')"
+        if output_prefix_problem(filename_prefix) is not True:
+            return output_prefix_problem(filename_prefix)
         return True
 
     @classmethod

@@ -64,7 +64,8 @@ class ForgelineRefiner(io.ComfyNode):
     @classmethod
     def validate_inputs(cls, switch_at=None, switch_by=None, refiner_cfg=None, aesthetic_score=None,
                         negative_aesthetic_score=None, eta=None, s_noise=None):
-        limit = check_inputs(switch_at=(switch_at, 0.0, 1.0), aesthetic_score=(aesthetic_score, 0.0, 1000.0),
+        limit = check_inputs(switch_at=(switch_at, 0.0, 1.0), refiner_cfg=(refiner_cfg, 0.0, 100.0),
+                             aesthetic_score=(aesthetic_score, 0.0, 1000.0),
                              negative_aesthetic_score=(negative_aesthetic_score, 0.0, 1000.0),
                              eta=(eta, 0.0, 100.0), s_noise=(s_noise, 0.0, 100.0))
         return limit if limit is not True else refiner_input_error(switch_at, switch_by, refiner_cfg) or True

@@ -17,6 +17,7 @@ from PIL import Image
 
 from ..host import infotext_files as files
 from ..infotext import names
+from ..limits import output_prefix_problem
 from ..infotext.create import create_infotext
 from ..infotext.graph import read_prompt_settings
 
@@ -95,7 +96,10 @@ class ForgelineSaveImageA1111(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, format=None, sampler_names=None):
+    def validate_inputs(cls, format=None, sampler_names=None, filename_prefix=None):
+        problem = output_prefix_problem(filename_prefix)
+        if problem is not True:
+            return problem
         if format is not None and format not in FORMATS:
             return f"format={format!r} is not known; use one of {', '.join(FORMATS)}"
         if sampler_names is not None and sampler_names not in SAMPLER_NAMING:

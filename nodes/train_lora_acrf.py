@@ -9,10 +9,13 @@ The rules live in ``training/`` (core), the ComfyUI side in ``host/training.py``
 """
 from __future__ import annotations
 
+import re
+
 import torch
 from comfy_api.latest import io
 
 from ..host import training as ht
+from ..host.schema_types import declared_inputs_problem
 from ..training import LOSS_MODES, LossWeights
 from ..training.loss_curve import loss_curve_image
 
@@ -97,6 +100,20 @@ class ForgelineTrainLoraACRF(io.ComfyNode):
             hidden=[io.Hidden.unique_id],
             is_output_node=True,
         )
+
+    @classmethod
+    def validate_inputs(cls, **values):
+        problem = declared_inputs_problem(cls, values, text_limit=2000, skip=("filename", "layer_filter"))
+        if problem is not True:
+            return problem
+        name, layers = values.get("filename"), values.get("layer_filter")
+        if name is not None and not re.fullmatch(r"[\w\-. ]{1,120}", name) or name and name.strip(". ") == "":
+            return (f"filename={name[:60]!r} must be a plain file name (letters, digits, '_', '-', '.', at most 120; "
+                    "no folders): the LoRA is saved in loras/")
+        if layers is not None and not re.fullmatch(r"[\w., ]{0,2000}", layers):
+            return (f"layer_filter={layers[:60]!r}: write comma-separated parts of layer paths such as "
+                    "'output_blocks, attn2' (letters, digits, '_' and '.')")
+        return True
 
     @classmethod
     def execute(cls, model, captions, scheduler, anchor_steps, batch_size, grad_accumulation, steps, learning_rate,

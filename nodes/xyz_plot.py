@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import torch
 from comfy_api.latest import io, ui
 
 from ..host import graph_expand
+from ..host.schema_types import declared_inputs_problem
 from ..xyz import AXIS_LABELS, LAYOUTS, AxisContext, AxisError, plan, xyz_grids
 from ..xyz.grid import pil_to_tensor, tensor_to_pil
 from ..host import dropdowns, upscale
 from ..host.sampling import IMG2IMG_STEP_RULES, NOISE_SOURCES, sampler_names, scheduler_names
+from ..limits import prompt_problem
 from ..prompt import EMPHASIS_MODES
 from .ksampler_a1111 import ForgelineKSampler, noise_inputs, seed_input
 
@@ -124,8 +127,18 @@ class ForgelineXYZPlot(io.ComfyNode):
         )
 
     @classmethod
-    def validate_inputs(cls, x_type=None, x_values=None, y_type=None, y_values=None, z_type=None, z_values=None,
-                        hires_fix=None, sampler_node=None, confirm_large_grid=None, positive=None, negative=None):
+    def validate_inputs(cls, **values):
+        problem = declared_inputs_problem(cls, values)
+        for name in ("positive", "negative"):
+            if problem is True and values.get(name) is not None:
+                problem = prompt_problem(values[name], name=name, steps=values.get("steps") or 20,
+                                         negative=name == "negative")
+        if problem is not True:
+            return problem
+        x_type, x_values, y_type, y_values, z_type, z_values, hires_fix, sampler_node, confirm_large_grid, \
+            positive, negative = (values.get(k) for k in ("x_type", "x_values", "y_type", "y_values", "z_type",
+                                                          "z_values", "hires_fix", "sampler_node",
+                                                          "confirm_large_grid", "positive", "negative"))
         if None in (x_type, y_type, z_type, x_values, y_values, z_values, positive, negative):
             return True  # a value comes from a link: checked when the node runs
         base = {"positive": positive or "", "negative": negative or "", "hires": bool(hires_fix)}
@@ -182,11 +195,22 @@ class ForgelineXYZCell(io.ComfyNode):
         return io.Schema(
             node_id="ForgelineXYZCell", display_name="X/Y/Z cell (internal)", category="Forgeline/internal",
             description="Used inside X/Y/Z Plot (A1111): reports a finished cell.",
-            inputs=[io.Image.Input("images"), io.Int.Input("index", default=1, min=1),
-                    io.Int.Input("total", default=1, min=1), io.String.Input("label", default=""),
+            inputs=[io.Image.Input("images"), io.Int.Input("index", default=1, min=1, max=1_000_000),
+                    io.Int.Input("total", default=1, min=1, max=1_000_000), io.String.Input("label", default=""),
                     io.String.Input("display_node", default="")],
             outputs=[io.Image.Output()],
         )
+
+    @classmethod
+    def validate_inputs(cls, **values):
+        problem = declared_inputs_problem(cls, values, text_limit=1000)
+        if problem is not True:
+            return problem
+        node = values.get("display_node")
+        if node is not None and not re.fullmatch(r"[A-Za-z0-9_.:-]{0,64}", node):
+            return (f"display_node={node[:40]!r} is not a node id (internal input written by X/Y/Z Plot (A1111)); "
+                    "leave it empty")
+        return True
 
     @classmethod
     def execute(cls, images, index, total, label, display_node) -> io.NodeOutput:
@@ -222,6 +246,19 @@ class ForgelineXYZGridAssemble(io.ComfyNode):
             inputs=[io.String.Input("plot", default="{}")],
             outputs=[io.Image.Output("grid"), io.Image.Output("cells")],
         )
+
+    @classmethod
+    def validate_inputs(cls, plot=None):
+        if plot is None:
+            return True
+        try:
+            p = json.loads(plot) if len(plot) <= 1_000_000 else None
+            ok = isinstance(p, dict) and all(isinstance(p.get(k), int) and 1 <= p[k] <= 10_000
+                                             for k in ("nx", "ny", "nz"))
+        except ValueError:
+            ok = False
+        return True if ok else ("plot: not the grid description X/Y/Z Plot (A1111) writes for this internal node; "
+                                "use the X/Y/Z Plot (A1111) node instead")
 
     @classmethod
     def execute(cls, plot, **cells) -> io.NodeOutput:

@@ -33,6 +33,24 @@ SOURCES = {"MODEL": ["ckpt", 0], "CLIP": ["ckpt", 1], "VAE": ["ckpt", 2], "CONDI
            "LATENT": ["latent", 0], "SIGMAS": ["sigmas", 0], "SAMPLER": ["sampler", 0], "IMAGE": ["image", 0]}
 
 
+# Values that make a node's base graph valid and cheap (one step, one update), so every case fails because of the
+# ONE input it changes; optional links a node needs to run at all.
+BASE_VALUES = {
+    "ForgelineBatchPrompts": {"prompts": "a cat\na dog", "steps": 2},
+    "ForgelineTrainLoraACRF": {"latents": ["latent", 0], "steps": 1, "grad_accumulation": 1, "anchor_steps": 2,
+                               "rank": 1},
+    "ForgelineXYZPlot": {"x_values": "1", "steps": 1, "positive": "a cat"},
+    "ForgelineA1111Parameters": {"text": "a cat\nSteps: 2, Sampler: Euler a, Seed: 1, Size: 64x64"},
+    "ForgelineXYZGridAssemble": {"plot": '{"nx": 1, "ny": 1, "nz": 1}'},
+}
+# Free text where a path-like value is legitimate words (not a name of anything): only its size is bad.
+# Negative prompts and the values of an axis of type "Nothing" (A1111 ignores them) are such text too.
+FREE_TEXT = {("ForgelineTrainLoraACRF", "trigger_words"), ("ForgelineXYZCell", "label"),
+             ("ForgelineBatchPrompts", "negative"), ("ForgelineXYZPlot", "negative"),
+             ("ForgelineXYZPlot", "y_values"), ("ForgelineXYZPlot", "z_values")}
+PROMPTS = ("text", "prompts", "positive")  # inputs that take a positive prompt: the prompt cases
+
+
 def _random_prompt(rng, n=BIG):
     alphabet = "abcdefgh ,()[]:|<>BREAK AND 0123456789.@=_\n"
     return "".join(rng.choice(alphabet) for _ in range(n))
@@ -48,7 +66,7 @@ def _number_mutations(kind):
 
 def _string_mutations(name, rng):
     traversal = [("dotdot", "../../../../etc/passwd"), ("absolute", "/etc/passwd")]
-    if name == "text":
+    if name in PROMPTS:
         return [("200k_random", _random_prompt(rng)), ("2000_break", "a BREAK " * 2000), ("300_and", "a AND " * 300),
                 ("5000_parens", "(" * 5000 + "x"), ("weight_1e40", "(x:" + "9" * 40 + ")"),
                 ("tag_nan", "a <lora:forgeline_sd15_kohya:nan>"), ("tag_inf_sched", "<lora:x:0@0,inf@1>"),
@@ -104,6 +122,10 @@ def base_graph(node_id, info):
             widgets[name] = "COMBO" if isinstance(kind, list) else kind
         else:
             return None
+    for name, value in BASE_VALUES.get(node_id, {}).items():
+        inputs[name] = value
+        if isinstance(value, list):
+            links.append(name)
     graph["node"] = {"class_type": node_id, "inputs": inputs}
     graph["out"] = {"class_type": "PreviewAny", "inputs": {"source": ["node", 0]}}
     return graph, widgets, links
@@ -123,6 +145,8 @@ def cases(object_info, seed=12, per_input=2):
                 pool = _number_mutations(kind)
             elif kind == "STRING":
                 pool = _string_mutations(name, rng)
+                if (node_id, name) in FREE_TEXT:
+                    pool = [(m, v) for m, v in pool if m == "200k"]
             elif kind == "COMBO":
                 pool = _combo_mutations(name)
             else:
