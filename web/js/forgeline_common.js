@@ -263,3 +263,22 @@ textarea.forgeline-prompt-error { outline: 2px solid #ff4d4f !important; outline
 .forgeline-autocomplete div.active, .forgeline-autocomplete div:hover { background: #2f5b9a; }
 </style>`);
 }
+
+// An extension that calls attach(node, inputName) on every new Forgeline node for each of its multiline STRING
+// inputs (the prompt boxes): shared by the <lora: autocomplete and the prompt highlighting.
+export function promptInputsExtension(name, attach) {
+  return {
+    name,
+    async beforeRegisterNodeDef(nodeType, nodeData) {
+      if (!isForgelineNode(nodeData)) return;
+      const inputs = multilineStringInputs(nodeData);
+      if (!inputs.length) return;
+      const created = nodeType.prototype.onNodeCreated;
+      nodeType.prototype.onNodeCreated = function () {
+        const r = created?.apply(this, arguments);
+        for (const input of inputs) attach(this, input);
+        return r;
+      };
+    },
+  };
+}

@@ -5,7 +5,7 @@
 // tag.
 import { app } from "../../../scripts/app.js";
 import { api } from "../../../scripts/api.js";
-import { findWidget, isForgelineNode, multilineStringInputs, onWidgetValue, visibleTextAreas } from "./forgeline_common.js";
+import { findWidget, onWidgetValue, promptInputsExtension, visibleTextAreas } from "./forgeline_common.js";
 
 const TAG_BEFORE_CARET = /<(lora|lyco|loractl):([^:>\s]*)$/;
 let names = [];
@@ -154,17 +154,4 @@ function attach(node, inputName) {
   });
 }
 
-app.registerExtension({
-  name: "forgeline.loraAutocomplete",
-  async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (!isForgelineNode(nodeData)) return;
-    const inputs = multilineStringInputs(nodeData);
-    if (!inputs.length) return;
-    const created = nodeType.prototype.onNodeCreated;
-    nodeType.prototype.onNodeCreated = function () {
-      const r = created?.apply(this, arguments);
-      for (const name of inputs) attach(this, name);
-      return r;
-    };
-  },
-});
+app.registerExtension(promptInputsExtension("forgeline.loraAutocomplete", attach));

@@ -2,7 +2,7 @@
 // The rules are the pack's Python parsers (POST /forgeline/parse), so the editor shows exactly what sampling will do.
 import { app } from "../../../scripts/app.js";
 import {
-  addPanelWidget, debounce, findWidget, isForgelineNode, multilineStringInputs, postJson, visibleTextAreas,
+  addPanelWidget, debounce, findWidget, postJson, promptInputsExtension, visibleTextAreas,
   watchWidgets,
 } from "./forgeline_common.js";
 
@@ -88,17 +88,4 @@ function attachLint(node, inputName) {
   (textWidget.element ?? textWidget.inputEl)?.addEventListener?.("input", () => setTimeout(check, 0));
 }
 
-app.registerExtension({
-  name: "forgeline.promptSyntax",
-  async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (!isForgelineNode(nodeData)) return;
-    const inputs = multilineStringInputs(nodeData);
-    if (!inputs.length) return;
-    const created = nodeType.prototype.onNodeCreated;
-    nodeType.prototype.onNodeCreated = function () {
-      const r = created?.apply(this, arguments);
-      for (const name of inputs) attachLint(this, name);
-      return r;
-    };
-  },
-});
+app.registerExtension(promptInputsExtension("forgeline.promptSyntax", attachLint));
