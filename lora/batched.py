@@ -48,7 +48,8 @@ import torch
 import torch.nn.functional as F
 
 from .delta import adapter_update, lora_factors
-from .loractl import MODES, keyframe_weight, loractl_params, sampler_step_weight
+from .loractl import MODES, keyframe_weight, sampler_step_weight
+from .requests import request_from_tag, schedule_params, unet_slots
 
 PASSES = ("first", "hires")
 
@@ -327,12 +328,9 @@ def _add_up(y, h, up, conv, chunks, batch, a, b, full):
 
 
 def entry_unet_slots(entry):
-    """UNet keyframes per pass ``{"first": unet, "hires": hrunet}`` of one ``<lora:…>`` tag entry
-    (``extra_networks.parse_extra_networks``): A1111's te/unet multipliers and loractl's ``hr=``/``hrte=``/
-    ``hrunet=`` through :func:`.loractl.loractl_params`, so a plain ``<lora:x:0.8>`` gives 0.8 for both passes."""
-    te = entry.get("te", 1.0)
-    unet = entry.get("unet", te)
-    named = entry.get("named") or {}
-    hr = [f"{k}={named[k]}" for k in ("hr", "hrte", "hrunet") if named.get(k)]
-    slots = loractl_params([str(entry["name"]), str(te), str(unet)] + hr)
-    return {"first": slots["unet"], "hires": slots["hrunet"]}
+    """UNet keyframes per pass ``{"first": unet, "hires": hrunet}`` of one ``<lora:…>`` tag entry, read the way
+    :func:`.requests.request_from_tag` reads it, so a plain ``<lora:x:0.8>`` gives 0.8 for both passes."""
+    request = request_from_tag(entry)
+    if not request.schedule:
+        return {"first": request.strength_model, "hires": request.strength_model}
+    return unet_slots(schedule_params(request.schedule))

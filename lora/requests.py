@@ -50,6 +50,20 @@ class LoraRequest:
             raise ValueError(f"LoRA '{self.name}': pass {self.pass_!r} is not one of {', '.join(PASSES)}")
 
 
+def request_from_tag(entry, mode="loractl"):
+    """One ``<lora:name:te:unet:hr=…:hrte=…:hrunet=…:lbw=…>`` tag entry (``extra_networks.parse_extra_networks``)
+    → LoraRequest. The unet multiplier defaults to te (AUTOMATIC1111/stable-diffusion-webui:
+    extensions-builtin/Lora/extra_networks_lora.py ``activate``); plain numbers become the two strengths, keyframe
+    strings or hires slots (cheald/sd-webui-loractl ``hr=``/``hrte=``/``hrunet=``) a loractl schedule."""
+    te = entry.get("te", 1.0)
+    unet = entry.get("unet", te)
+    named = entry.get("named") or {}
+    hr = [f"{k}={named[k]}" for k in ("hr", "hrte", "hrunet") if named.get(k)]
+    if isinstance(te, str) or isinstance(unet, str) or hr:
+        return LoraRequest(entry["name"], 1.0, 1.0, ":".join([str(te), str(unet)] + hr), entry.get("lbw") or "", mode)
+    return LoraRequest(entry["name"], float(unet), float(te), "", entry.get("lbw") or "", mode)
+
+
 def schedule_params(text, what="schedule"):
     """loractl slots ``{"te", "unet", "hrte", "hrunet"}`` from schedule text; ``None`` for empty text."""
     text = (text or "").strip()

@@ -20,7 +20,7 @@ from comfy_api.latest import io
 from ..limits import check_prompt, choice_problem, prompt_problem
 from ..lora import lora_entries, parse_extra_networks
 from ..host.lora_apply import apply_loras
-from ..lora.requests import MODES, LoraRequest, describe
+from ..lora.requests import MODES, describe, request_from_tag
 from ..host.model_folders import resolve_lora as resolve
 from ..lora.extra_networks import tag_warnings, usable_entries
 
@@ -38,17 +38,6 @@ def entries_from_conditioning(conditioning):
                 seen.add(tag)
                 out.append(entry)
     return out
-
-
-def request_from_entry(entry, mode="loractl"):
-    """A1111 tag entry (``parse_extra_networks``) → LoraRequest."""
-    te, unet = entry.get("te", 1.0), entry.get("unet", entry.get("te", 1.0))
-    named = entry.get("named") or {}
-    hr = [f"{k}={named[k]}" for k in ("hr", "hrte", "hrunet") if named.get(k)]
-    if isinstance(te, str) or isinstance(unet, str) or hr:
-        schedule = ":".join([str(te), str(unet)] + hr)
-        return LoraRequest(entry["name"], 1.0, 1.0, schedule, entry.get("lbw") or "", mode)
-    return LoraRequest(entry["name"], float(unet), float(te), "", entry.get("lbw") or "", mode)
 
 
 class ForgelineApplyPromptLoras(io.ComfyNode):
@@ -84,7 +73,7 @@ class ForgelineApplyPromptLoras(io.ComfyNode):
         skipped = tag_warnings(networks) + skipped
         for warning in skipped:
             log.warning("Forgeline Apply Prompt LoRA Tags: %s", warning)
-        model, clip, applied = apply_loras(model, clip, [request_from_entry(e, mode) for e in entries])
+        model, clip, applied = apply_loras(model, clip, [request_from_tag(e, mode) for e in entries])
         words, report = describe(applied)
         report = "\n".join([report] * bool(report) + [f"warning: {w}" for w in skipped])
         if conditioning is not None and not text and entries:
