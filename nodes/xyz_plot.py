@@ -139,6 +139,10 @@ class ForgelineXYZPlot(io.ComfyNode):
         return True
 
     @classmethod
+    def fingerprint_inputs(cls, **kw):
+        return graph_expand.expansion_fingerprint()
+
+    @classmethod
     def execute(cls, **kw) -> io.NodeOutput:
         uid, dynprompt = cls.hidden.unique_id, cls.hidden.dynprompt
         own = graph_expand.own_inputs(dynprompt, uid)
