@@ -105,6 +105,18 @@ def checkpoint_names() -> list:
     return list(folder_paths.get_filename_list("checkpoints"))
 
 
+def prompt_with_expansion(dynprompt, expansion: dict, sinks: dict) -> dict:
+    """An API prompt in which each of ``sinks`` ({node id: IMAGE link}) is a save node of an expanded sub-graph:
+    the user's nodes (``dynprompt``'s original prompt), the expansion's nodes (``GraphBuilder.finalize()``; their
+    links to the user's nodes kept) and one SaveImage per sink -- so that the infotext walk
+    (infotext.graph.read_prompt_settings) reads a cell exactly as it reads the standalone graph of that cell."""
+    view = {str(k): v for k, v in dynprompt.get_original_prompt().items()}
+    view.update(expansion)
+    for sink, link in sinks.items():
+        view[sink] = {"class_type": "SaveImage", "inputs": {"images": link}}
+    return view
+
+
 def send_progress_text(text: str, node_id: str) -> None:
     try:
         from server import PromptServer
@@ -133,6 +145,7 @@ class CellGraphs:
         self.loader_ids = loader_ids or {}
         self.ksampler_inputs = input_names("ForgelineKSampler")
         self._ckpts = {}
+        self.decoded = {}  # cell index -> the link to its decoded IMAGE (what a save node of the cell reads)
 
     def _checkpoint(self, name):
         """model, clip, vae links of a cell on checkpoint ``name`` (clip/vae replaced only where they came from the
@@ -195,7 +208,8 @@ class CellGraphs:
                             resize_width=0, resize_height=0, hires_steps=s["hires_steps"], denoise=s["hires_denoise"],
                             hires_sampler=SAME, hires_scheduler=SAME, hires_cfg=0.0, vae=vae, **common,
                             **noise).out(0)
-        return g.node("VAEDecode", id=p + "decode", samples=latent, vae=vae).out(0)
+        self.decoded[k] = g.node("VAEDecode", id=p + "decode", samples=latent, vae=vae).out(0)
+        return self.decoded[k]
 
     def progress(self, image, k: int, total: int, label: str, display_node: str):
         return self.g.node("ForgelineXYZCell", id=f"c{k}_done", images=image, index=k + 1, total=total, label=label,

@@ -40,3 +40,8 @@ class PresetComboOutput(io.Combo.Output):
     @property
     def io_type(self):
         return self.preset_type
+
+
+# The settings each X/Y/Z cell ran with (a list of ``infotext.graph.GraphRun``, in grid order), from X/Y/Z Plot
+# (A1111) to Save Image (A1111 infotext). Its own type, so it links only where a list of runs is understood.
+CellRuns = io.Custom("FORGELINE_CELL_RUNS")
