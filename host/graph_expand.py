@@ -26,6 +26,9 @@ machine's RAM, so every entry not marked in the current prompt is dropped. A pro
 hit therefore drops all its cells, and the next change re-runs every cell. ``expansion_fingerprint`` detects the
 cache the running prompt uses and, on those caches, makes the plot node expand on every prompt (cheap: it only
 plans and builds the sub-graph), so its cells are marked live and are cache hits unless their own settings changed.
+Limit on those caches: 0.33 drops the cells as soon as the executor has processed one node of the next prompt, so
+when it processes another node before the plot (an output node elsewhere in the graph, even a cached one) the cells
+run again; in a graph whose outputs all hang off the plot, the plot is the first node it processes.
 """
 from __future__ import annotations
 
