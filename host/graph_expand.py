@@ -2,8 +2,8 @@
 ``io.NodeOutput(..., expand=graph)``, so the work runs through ComfyUI's own executor.
 
 How ComfyUI runs an expansion (comfyanonymous/ComfyUI:execution.py ``execute``, comfy_execution/caching.py; the same
-in 0.3.75 and 0.33.0): the new nodes become ephemeral nodes of the prompt, displayed on the expanding node; their
-outputs are cached in a sub-cache keyed by the expanding node's id and class, each entry keyed by its input
+in 0.3.75 and 0.33.0 with the classic cache): the new nodes become ephemeral nodes of the prompt, displayed on the
+expanding node; their outputs are cached in a sub-cache keyed by the expanding node's id and class, each entry keyed by its input
 signature (class, inputs, and the signatures of all ancestors -- not its id). So when the expanding node re-runs
 with one axis value changed, every sub-graph node whose inputs did not change is a cache hit and only the changed
 cells sample again; interrupting stops between and inside nodes as for any graph. Links from the new nodes may
@@ -14,14 +14,69 @@ The X/Y/Z plot's cell sub-graph (one per cell, see xyz/cells.py) is the standalo
 [CheckpointLoaderSimple] -> [Apply prompt LoRA tags] -> A1111 Prompt Encode (positive, negative) -> KSampler (A1111)
 or KSampler | Refiner handoff (A1111) -> [HiRes Fix (A1111)] -> VAEDecode -> X/Y/Z cell (progress text), and one
 assemble node that takes every cell image and draws the grid.
+
+Which caches keep a cell when the plot node itself is a cache hit differs by cache type, not by version:
+ComfyUI's classic cache (``HierarchicalCache``, the default of 0.3.75) keeps an expanded node's results in a
+sub-cache owned by the expanding node, and keeps that sub-cache as long as the expanding node is in the prompt, so
+a prompt in which the plot is a cache hit leaves its cells alone. The generation caches (``LRUCache`` and its
+``RAMPressureCache``, the default of 0.33.0: comfy_execution/caching.py) store expanded nodes in the flat cache and
+mark them live only in ``ensure_subcache_for``, i.e. when the expanding node runs; after every node 0.33's executor
+calls ``ram_release(ram_inactive)`` (execution.py ``execute_async``), whose default threshold is all of the
+machine's RAM, so every entry not marked in the current prompt is dropped. A prompt in which the plot was a cache
+hit therefore drops all its cells, and the next change re-runs every cell. ``expansion_fingerprint`` detects the
+cache the running prompt uses and, on those caches, makes the plot node expand on every prompt (cheap: it only
+plans and builds the sub-graph), so its cells are marked live and are cache hits unless their own settings changed.
+Limit on those caches: 0.33 drops the cells as soon as the executor has processed one node of the next prompt, so
+when it processes another node before the plot (an output node elsewhere in the graph, even a cached one) the cells
+run again; in a graph whose outputs all hang off the plot, the plot is the first node it processes.
 """
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 
 from comfy_execution.graph_utils import GraphBuilder, is_link
 
 SAME = "(same as first pass)"
+_prompts = itertools.count()
+
+
+def running_output_cache():
+    """The output cache of the prompt whose node fingerprints are being taken (``None`` when not called from
+    there): the ``outputs_cache`` of the ``execution.IsChangedCache`` up the call stack (the executor calls a node's
+    ``fingerprint_inputs`` from ``IsChangedCache.get``, in 0.3.75 and 0.33.0 alike)."""
+    try:
+        from execution import IsChangedCache
+    except ImportError:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        owner = frame.f_locals.get("self")
+        if isinstance(owner, IsChangedCache):
+            return getattr(owner, "outputs_cache", None)
+        frame = frame.f_back
+    return None
+
+
+def keeps_expansion_on_hit(cache) -> bool:
+    """Whether ``cache`` keeps an expanded node's sub-graph results while the expanding node is a cache hit: true
+    for the classic ``HierarchicalCache`` (a sub-cache per expanding node, kept while that node is in the prompt),
+    false for the flat generation caches (LRU, RAM pressure) and for anything unknown."""
+    try:
+        from comfy_execution.caching import HierarchicalCache
+    except ImportError:
+        return False
+    return isinstance(cache, HierarchicalCache)
+
+
+def expansion_fingerprint():
+    """``fingerprint_inputs`` value for a node whose expansion must stay cached: a constant where the running
+    cache keeps the sub-graph across a hit of the node, otherwise a new value per prompt, so that the node expands
+    again and its unchanged sub-graph nodes are found (and kept) in the cache."""
+    if keeps_expansion_on_hit(running_output_cache()):
+        return "kept"
+    return f"expand-{next(_prompts)}"
 
 
 def own_inputs(dynprompt, unique_id: str) -> dict:
@@ -53,6 +108,18 @@ def checkpoint_names() -> list:
     return list(folder_paths.get_filename_list("checkpoints"))
 
 
+def prompt_with_expansion(dynprompt, expansion: dict, sinks: dict) -> dict:
+    """An API prompt in which each of ``sinks`` ({node id: IMAGE link}) is a save node of an expanded sub-graph:
+    the user's nodes (``dynprompt``'s original prompt), the expansion's nodes (``GraphBuilder.finalize()``; their
+    links to the user's nodes kept) and one SaveImage per sink -- so that the infotext walk
+    (infotext.graph.read_prompt_settings) reads a cell exactly as it reads the standalone graph of that cell."""
+    view = {str(k): v for k, v in dynprompt.get_original_prompt().items()}
+    view.update(expansion)
+    for sink, link in sinks.items():
+        view[sink] = {"class_type": "SaveImage", "inputs": {"images": link}}
+    return view
+
+
 def send_progress_text(text: str, node_id: str) -> None:
     try:
         from server import PromptServer
@@ -81,6 +148,7 @@ class CellGraphs:
         self.loader_ids = loader_ids or {}
         self.ksampler_inputs = input_names("ForgelineKSampler")
         self._ckpts = {}
+        self.decoded = {}  # cell index -> the link to its decoded IMAGE (what a save node of the cell reads)
 
     def _checkpoint(self, name):
         """model, clip, vae links of a cell on checkpoint ``name`` (clip/vae replaced only where they came from the
@@ -143,7 +211,8 @@ class CellGraphs:
                             resize_width=0, resize_height=0, hires_steps=s["hires_steps"], denoise=s["hires_denoise"],
                             hires_sampler=SAME, hires_scheduler=SAME, hires_cfg=0.0, vae=vae, **common,
                             **noise).out(0)
-        return g.node("VAEDecode", id=p + "decode", samples=latent, vae=vae).out(0)
+        self.decoded[k] = g.node("VAEDecode", id=p + "decode", samples=latent, vae=vae).out(0)
+        return self.decoded[k]
 
     def progress(self, image, k: int, total: int, label: str, display_node: str):
         return self.g.node("ForgelineXYZCell", id=f"c{k}_done", images=image, index=k + 1, total=total, label=label,

@@ -45,6 +45,11 @@ class PresetComboOutput(io.Combo.Output):
         return self.preset_type
 
 
+# The settings each X/Y/Z cell ran with (a list of ``infotext.graph.GraphRun``, in grid order), from X/Y/Z Plot
+# (A1111) to Save Image (A1111 infotext). Its own type, so it links only where a list of runs is understood.
+CellRuns = io.Custom("FORGELINE_CELL_RUNS")
+
+
 def _declared_inputs(node_cls) -> dict:
     """The node's inputs by id, from a fresh ``define_schema()`` (file lists in combo options stay current)."""
     return {i.id: i for i in node_cls.define_schema().inputs}

@@ -9,6 +9,7 @@ of a batch gets seed + i, as A1111 writes it. PNG keeps ComfyUI's ``prompt`` / `
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -16,6 +17,7 @@ from comfy_api.latest import io, ui
 from PIL import Image
 
 from ..host import infotext_files as files
+from ..host.schema_types import CellRuns
 from ..infotext import names
 from ..limits import output_prefix_problem
 from ..infotext.create import create_infotext
@@ -52,8 +54,13 @@ def infotext_settings(prompt, unique_id, hashes=True, naming=SAMPLER_NAMING[0], 
     """``(settings, batch_size, notes)`` for the save node ``unique_id`` of the executed ``prompt``."""
     if not prompt or unique_id is None:
         return {}, 1, ["no executed prompt available (hidden PROMPT); only the image is saved"]
-    run = read_prompt_settings(prompt, unique_id, link_resolver())
-    notes = list(run.notes)
+    return finish_settings(read_prompt_settings(prompt, unique_id, link_resolver()), hashes, naming, node_id)
+
+
+def finish_settings(run, hashes=True, naming=SAMPLER_NAMING[0], node_id=None):
+    """``(settings, batch_size, notes)`` of a read graph run: its hashes (when asked) and the sampler naming."""
+    run = dataclasses.replace(run, settings=dict(run.settings), notes=list(run.notes))
+    notes = run.notes
     if hashes:
         notes += files.file_hashes(run, node_id=node_id)
     s = dict(run.settings)
@@ -63,6 +70,19 @@ def infotext_settings(prompt, unique_id, hashes=True, naming=SAMPLER_NAMING[0], 
         if s["sampler_name"] not in names.SAMPLERS_BY_LABEL:
             s["scheduler"] = names.AUTOMATIC
     return s, run.batch_size, notes
+
+
+def runs_for_images(plot_runs: dict, images: int) -> list:
+    """The X/Y/Z plot run each of ``images`` saved images describes: cell i for the plot's cell batch (as many
+    images as cells), otherwise its grids -- the grid of grids, or one grid per Z value -- each with its first
+    cell's settings and the axes, as A1111 saves grids (AUTOMATIC1111/stable-diffusion-webui:scripts/xyz_grid.py:
+    ``processed.infotexts[:1 + z_count] = grid_infotext``); the main grid's for any other count."""
+    cells, grids = plot_runs["cells"], plot_runs["grids"]
+    if images == len(cells):
+        return list(cells)
+    if images == len(grids):
+        return list(grids)
+    return [grids[0]] * images
 
 
 class ForgelineSaveImageA1111(io.ComfyNode):
@@ -89,6 +109,10 @@ class ForgelineSaveImageA1111(io.ComfyNode):
                 io.Boolean.Input("hashes", default=True,
                                  tooltip="Write model/VAE/LoRA/embedding hashes (Civitai links resources by them). "
                                          "A file is hashed once, then cached by path, size and time."),
+                CellRuns.Input("cell_runs", optional=True, display_name="infotexts",
+                               tooltip="From X/Y/Z Plot (A1111): the settings each cell ran with. With the plot's "
+                                       "cells, image i gets cell i's infotext; with its grid, each grid gets its "
+                                       "first cell's plus the axes (as A1111 saves grids)."),
             ],
             outputs=[io.String.Output(display_name="parameters", tooltip="The infotext of the first image.")],
             hidden=[io.Hidden.prompt, io.Hidden.extra_pnginfo, io.Hidden.unique_id],
@@ -107,25 +131,32 @@ class ForgelineSaveImageA1111(io.ComfyNode):
         return True
 
     @classmethod
-    def execute(cls, images, filename_prefix, format, quality, sampler_names, hashes) -> io.NodeOutput:
+    def execute(cls, images, filename_prefix, format, quality, sampler_names, hashes,
+                cell_runs=None) -> io.NodeOutput:
         prompt, extra = cls.hidden.prompt, cls.hidden.extra_pnginfo
         if files.metadata_disabled():
             prompt = extra = None
         try:
-            settings, batch, notes = infotext_settings(cls.hidden.prompt, cls.hidden.unique_id, hashes,
-                                                       sampler_names, cls.hidden.unique_id)
+            if cell_runs:
+                picks = [finish_settings(run, hashes, sampler_names, cls.hidden.unique_id)
+                         for run in runs_for_images(cell_runs, len(images))]
+            else:
+                picks = [infotext_settings(cls.hidden.prompt, cls.hidden.unique_id, hashes, sampler_names,
+                                           cls.hidden.unique_id)]
         except Exception as exc:  # the image is saved whatever the graph holds; say why it has no infotext
             log.warning("Forgeline Save Image (A1111 infotext): no infotext written: %s: %s", type(exc).__name__, exc)
-            settings, batch, notes = {}, 1, []
-        for note in notes:
+            picks = [({}, 1, [])]
+        for note in dict.fromkeys(n for _, _, notes in picks for n in notes):
             log.info("Forgeline Save Image (A1111 infotext): %s", note)
         folder, filename, counter, subfolder, _ = files.output_path(filename_prefix, images[0].shape[1],
                                                                     images[0].shape[0])
         results, texts = [], []
         ext = {"png": "png", "jpeg": "jpg", "webp": "webp"}[format]
-        # A1111 noise: image i of a batch has seed + i. ComfyUI's own noise draws the whole batch from one seed.
-        per_image = settings.get("randn_source") != "ComfyUI"
         for i, image in enumerate(images):
+            settings, batch, _ = picks[i] if cell_runs else picks[0]
+            # A1111 noise: image i of a batch has seed + i; ComfyUI's own noise draws the batch from one seed; a
+            # plot cell's image is the first of its batch
+            per_image = settings.get("randn_source") != "ComfyUI" and not cell_runs
             index = i % max(1, batch) if per_image else 0
             try:
                 text = create_infotext(settings, index=index) if settings else ""

@@ -10,6 +10,7 @@ scripts/xyz_grid.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -18,14 +19,16 @@ import torch
 from comfy_api.latest import io, ui
 
 from ..host import graph_expand
-from ..host.schema_types import declared_inputs_problem
-from ..xyz import AXIS_LABELS, LAYOUTS, AxisContext, AxisError, plan, xyz_grids
+from ..host.schema_types import CellRuns, declared_inputs_problem
+from ..infotext.graph import read_prompt_settings
+from ..xyz import AXIS_LABELS, LAYOUTS, AxisContext, AxisError, grid_infotext_params, plan, xyz_grids
 from ..xyz.grid import pil_to_tensor, tensor_to_pil
 from ..host import dropdowns, upscale
 from ..host.sampling import IMG2IMG_STEP_RULES, NOISE_SOURCES, sampler_names, scheduler_names
 from ..limits import prompt_problem
 from ..prompt import EMPHASIS_MODES
 from .ksampler_a1111 import ForgelineKSampler, noise_inputs, seed_input
+from .save_image_a1111 import link_resolver
 
 log = logging.getLogger("forgeline")
 
@@ -123,7 +126,11 @@ class ForgelineXYZPlot(io.ComfyNode):
                 *_variation_inputs(),
             ],
             outputs=[io.Image.Output("grid", display_name="grid", tooltip="The labelled grid(s)."),
-                     io.Image.Output("cells", display_name="cells", tooltip="Every cell's image, in grid order.")],
+                     io.Image.Output("cells", display_name="cells", tooltip="Every cell's image, in grid order."),
+                     CellRuns.Output("infotexts", display_name="infotexts",
+                                     tooltip="The settings each cell ran with, for Save Image (A1111 infotext): "
+                                             "each cell image gets its own A1111 infotext, each grid its first "
+                                             "cell's plus the axes (as A1111 writes them).")],
         )
 
     @classmethod
@@ -150,6 +157,10 @@ class ForgelineXYZPlot(io.ComfyNode):
         except KeyError:
             return True  # an axis needs a base value only known at run time
         return True
+
+    @classmethod
+    def fingerprint_inputs(cls, **kw):
+        return graph_expand.expansion_fingerprint()
 
     @classmethod
     def execute(cls, **kw) -> io.NodeOutput:
@@ -184,7 +195,34 @@ class ForgelineXYZPlot(io.ComfyNode):
         grid, batch = graphs.assemble(by_index, {
             "nx": nx, "ny": ny, "nz": nz, "x": axes[0].labels, "y": axes[1].labels, "z": axes[2].labels,
             "legend": kw["draw_legend"], "margin": kw["margin_size"], "layout": kw["z_layout"]})
-        return io.NodeOutput(grid, batch, expand=graphs.finalize())
+        expansion = graphs.finalize()
+        runs = cell_runs(dynprompt, expansion, graphs.decoded, uid)
+        return io.NodeOutput(grid, batch, plot_runs(runs, axes, nx * ny, nz, kw["z_layout"]), expand=expansion)
+
+
+def cell_runs(dynprompt, expansion, decoded, uid):
+    """Each cell's settings (infotext.graph.GraphRun, in grid order), read from its expanded sub-graph as the
+    infotext writer reads a standalone graph: a cell's infotext is that of the graph with its settings."""
+    sinks = {f"{uid}.infotext_{k}": link for k, link in decoded.items()}
+    view = graph_expand.prompt_with_expansion(dynprompt, expansion, sinks)
+    resolver = link_resolver()
+    return [read_prompt_settings(view, f"{uid}.infotext_{k}", resolver) for k in sorted(decoded)]
+
+
+def plot_runs(runs, axes, per_grid, nz, layout):
+    """``{"cells": runs, "grids": ...}``: a grid's run is its first cell's with A1111's grid parameters (Script,
+    axis types and values; the Z pair only on the main grid) -- one main grid, or one per Z value when separate."""
+    def grid_run(first, main):
+        run = dataclasses.replace(first, settings=dict(first.settings), notes=list(first.notes))
+        extra = dict(run.settings.get("extra_generation_params") or {})
+        extra.update(grid_infotext_params(axes, main))
+        run.settings["extra_generation_params"] = extra
+        return run
+    if layout == LAYOUTS[0]:
+        grids = [grid_run(runs[0], True)]
+    else:
+        grids = [grid_run(runs[z * per_grid], False) for z in range(nz)]
+    return {"cells": runs, "grids": grids}
 
 
 class ForgelineXYZCell(io.ComfyNode):

@@ -283,13 +283,17 @@ def lora_xyz_plot(g: UIGraph):
                   latent_image=latent[0], positive=text, negative=NEGATIVE, seed=1234, steps=20, cfg=7.0,
                   sampler_name="forgeline_euler_a", scheduler="forgeline_karras", noise_source="a1111_gpu",
                   x_type="Prompt S/R", x_values=":0.4>, :0.7>, :1>", y_type="Steps", y_values="4, 6")
-    g.node("SaveImage", (2, 0), images=plot["grid"], filename_prefix="forgeline_xyz_lora_steps")
-    g.node("PreviewImage", (2, 10), images=plot["cells"])
+    g.node("ForgelineSaveImageA1111", (2, 0), images=plot["grid"], cell_runs=plot["infotexts"],
+           filename_prefix="forgeline_xyz_lora_steps")
+    g.node("ForgelineSaveImageA1111", (2, 10), images=plot["cells"], cell_runs=plot["infotexts"],
+           filename_prefix="forgeline_xyz_lora_steps_cell")
     g.note("A1111's X/Y/Z plot in one node: X = LoRA strength by Prompt S/R (the first value ':0.4>' is found in "
            "the prompt's <lora:...:0.4> tag and replaced by each value), Y = Steps. Each cell is the plain "
            "txt2img graph with its settings, run and cached by ComfyUI: change one value and only its cells run "
            "again. Values take A1111's syntax: 1-5, 1-10 (+2), 1-10 [5], 0-1 (+0.25), \"quoted, commas\"; Seed "
            "-1 = random. Z adds a third axis (a grid of grids, or one grid per value).\n\n"
+           "Both saves write A1111 infotext: each cell image its own settings (its LoRA tag after S/R, steps, "
+           "seed...), the grid its first cell's plus the axes, as A1111 saves them.\n\n"
            "Pick your checkpoint and put your LoRA's name in the tag; real runs want more steps (e.g. 10, 20, 30).",
            (0, 14), size=(340, 300))
     g.group("X/Y/Z plot", [plot])

@@ -5,10 +5,10 @@ Source: AUTOMATIC1111/stable-diffusion-webui:scripts/xyz_grid.py and modules/ima
 """
 from .axis_values import AxisValueError, fix_seeds, parse_floats, parse_ints, parse_permutations, split_values
 from .axes import AXIS_LABELS, AXIS_TYPES, Axis, AxisContext, AxisError, AxisType, parse_axis
-from .cells import MAX_CELLS_UNCONFIRMED, Cell, enumerate_cells, plan, processing_order
+from .cells import MAX_CELLS_UNCONFIRMED, Cell, enumerate_cells, grid_infotext_params, plan, processing_order
 from .grid import LAYOUTS, draw_grid_annotations, image_grid, xyz_grids
 
 __all__ = ["AxisValueError", "fix_seeds", "parse_floats", "parse_ints", "parse_permutations", "split_values",
            "AXIS_LABELS", "AXIS_TYPES", "Axis", "AxisContext", "AxisError", "AxisType", "parse_axis",
-           "MAX_CELLS_UNCONFIRMED", "Cell", "enumerate_cells", "plan", "processing_order", "LAYOUTS",
+           "MAX_CELLS_UNCONFIRMED", "Cell", "enumerate_cells", "grid_infotext_params", "plan", "processing_order", "LAYOUTS",
            "draw_grid_annotations", "image_grid", "xyz_grids"]

@@ -104,3 +104,19 @@ def plan(base: dict, specs: list[tuple[str, str]], ctx, confirmed: bool = False,
     axes = [parse_axis(name, label, text, ctx, rng) for name, (label, text) in zip("XYZ", specs)]
     check_distinct(axes)
     return axes, enumerate_cells(base, *axes, confirmed=confirmed)
+
+
+def grid_infotext_params(axes, main: bool) -> dict:
+    """The extra infotext parameters A1111 writes on a grid, over its first cell's settings
+    (AUTOMATIC1111/stable-diffusion-webui:scripts/xyz_grid.py ``Script.run.cell``): ``Script``, then ``X Type`` /
+    ``X Values`` and the Y pair for every axis that is not 'Nothing' (``Fixed X Values``: the seeds a Seed or Var.
+    seed axis resolved to), and on the main grid (``main``) the Z pair too; a Z sub-grid has X and Y only."""
+    extra = {"Script": "X/Y/Z plot"}
+    for axis in (*axes[:2], *axes[2:3]) if main else axes[:2]:
+        if axis.label == "Nothing":
+            continue
+        extra[f"{axis.name} Type"] = axis.label
+        extra[f"{axis.name} Values"] = axis.text
+        if axis.label in ("Seed", "Var. seed"):
+            extra[f"Fixed {axis.name} Values"] = ", ".join(str(v) for v in axis.values)
+    return extra

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from forgeline.infotext.parse import parse_generation_parameters, parse_name_hashes
+from forgeline.infotext.png import read_png_text
+
 from .graphs_xyz import cell_alone, lora_hires_alone, xyz_plot
-from forgeline.tests.e2e.conftest import known_033
 
 X_STEPS = [2, 3, 4]  # "2-4"
 Y_SAMPLERS = ["forgeline_euler_a", "euler"]  # "Euler a, euler"
@@ -16,6 +18,10 @@ Y_SAMPLERS = ["forgeline_euler_a", "euler"]  # "Euler a, euler"
 
 def _pixels(client, image):
     return np.asarray(Image.open(io.BytesIO(client.view(image))).convert("RGB"))
+
+
+def _parameters(client, image):
+    return parse_generation_parameters(read_png_text(client.view(image))["parameters"])
 
 
 def _sampled(result):
@@ -60,9 +66,10 @@ def test_grid_has_a1111_layout_size(client, first_run):
     assert np.array_equal(np.asarray(img.convert("RGB"))[top + 64:top + 128, 48 + 64:48 + 128], cell)
 
 
-@known_033
 def test_changing_one_value_reruns_only_its_cells(client):
-    # ComfyUI's default (classic) cache keeps the last prompt's outputs, so the runs follow each other directly
+    # Each host's default cache (classic on 0.3.75, RAM pressure on 0.33.0) keeps the last prompt's outputs, so the
+    # runs follow each other directly. The middle run, in which nothing changed, is the case 0.33's cache broke: the
+    # cells must survive a prompt in which the plot itself had nothing to do (host/graph_expand.py).
     first = client.run(xyz_plot(seed=11, prefix="e2e_xyz"))
     assert first.status == "success", first.error
     same = client.run(xyz_plot(seed=11, prefix="e2e_xyz"))
@@ -135,3 +142,50 @@ def test_refiner_switch_axis(client):
     assert len(cells) == 2
     alone = client.run(cell_alone(seed=9, prefix="e2e_xyz_ref_alone"))
     assert np.array_equal(cells[1], _pixels(client, alone.images()[0]))
+
+
+def _saved_with_infotext(graph, prefix):
+    """The plot's grid and cells saved by Save Image (A1111 infotext) with the plot's per-cell settings linked."""
+    for name, socket in (("save_grid", 0), ("save_cells", 1)):
+        graph[name] = {"class_type": "ForgelineSaveImageA1111", "inputs": {
+            "images": ["plot", socket], "filename_prefix": f"{prefix}_{name}", "format": "png", "quality": 95,
+            "sampler_names": "A1111 (Sampler + Schedule type)", "hashes": True, "cell_runs": ["plot", 2]}}
+    return graph
+
+
+def test_each_cell_carries_its_own_infotext(client):
+    """X = LoRA strength by Prompt S/R, Y = Steps, Z = Seed: every saved cell's A1111 parameters parse back to that
+    cell's settings (the tag after S/R, its steps and seed, the base CFG / sampler / size); each Z sub-grid carries
+    its first cell's parameters plus A1111's grid parameters (Script, X/Y types and values); the main grid of grids
+    also the Z pair and the fixed seeds."""
+    tag = "a photo of a cat <lora:forgeline_sd15_kohya:0.5>"
+    plot = dict(x=("Prompt S/R", ":0.5>, :1>"), y=("Steps", "2, 3"), z=("Seed", "7, 8"), positive=tag, cfg=6.5)
+    result = client.run(_saved_with_infotext(xyz_plot(layout="separate grids", **plot), "e2e_xyz_info"))
+    assert result.status == "success", result.error
+    cells = result.outputs["save_cells"]["images"]
+    assert len(cells) == 8
+    for iz, seed in enumerate(("7", "8")):
+        for iy, steps in enumerate(("2", "3")):
+            for ix, strength in enumerate(("0.5", "1")):
+                p = _parameters(client, cells[ix + iy * 2 + iz * 4])
+                assert p["Prompt"] == f"a photo of a cat <lora:forgeline_sd15_kohya:{strength}>", (ix, iy, iz)
+                assert (p["Seed"], p["Steps"]) == (seed, steps), (ix, iy, iz)
+                assert (p["Negative prompt"], p["CFG scale"], p["Sampler"], p["Schedule type"]) == \
+                    ("blurry", "6.5", "Euler a", "Karras")
+                assert (p["Size-1"], p["Size-2"], p["RNG"]) == ("64", "64", "GPU")
+                assert list(parse_name_hashes(p["Lora hashes"])) == ["forgeline_sd15_kohya"]
+                assert "Script" not in p
+    grids = result.outputs["save_grid"]["images"]
+    assert len(grids) == 2
+    for iz, seed in enumerate(("7", "8")):
+        g = _parameters(client, grids[iz])
+        assert (g["Seed"], g["Steps"], g["Prompt"]) == (seed, "2", tag)  # the sub-grid's first cell
+        assert (g["Script"], g["X Type"], g["X Values"], g["Y Type"], g["Y Values"]) == \
+            ("X/Y/Z plot", "Prompt S/R", ":0.5>, :1>", "Steps", "2, 3")
+        assert "Z Type" not in g
+    main = client.run(_saved_with_infotext(xyz_plot(layout="grid of grids", **plot), "e2e_xyz_info_main"))
+    assert main.status == "success", main.error
+    (grid,) = main.outputs["save_grid"]["images"]
+    g = _parameters(client, grid)
+    assert (g["Seed"], g["Steps"], g["Z Type"], g["Z Values"], g["Fixed Z Values"]) == ("7", "2", "Seed", "7, 8",
+                                                                                         "7, 8")

@@ -224,3 +224,19 @@ def test_more_than_200_cells_need_confirmation():
         enumerate_cells(BASE, *axes)
     assert len(enumerate_cells(BASE, *axes, confirmed=True)) == 210
     assert len(enumerate_cells(BASE, *_axes(x=("Steps", "1-20"), y=("CFG Scale", "1-10")))) == 200
+
+
+def test_grid_infotext_params_follow_a1111():
+    # AUTOMATIC1111/stable-diffusion-webui:scripts/xyz_grid.py Script.run.cell: a sub-grid carries Script and the
+    # X / Y pairs (a Seed axis adds the seeds it resolved to); the main grid adds the Z pair; 'Nothing' is left out
+    from forgeline.xyz import grid_infotext_params
+
+    ctx = AxisContext(samplers=["euler"], schedulers=["normal"])
+    axes = [parse_axis("X", "Steps", "2-4", ctx), parse_axis("Y", "Nothing", "", ctx),
+            parse_axis("Z", "Seed", "-1, 5", ctx, rng=random.Random(0))]
+    seeds = ", ".join(str(v) for v in axes[2].values)
+    assert "-1" not in seeds and seeds.endswith(", 5")
+    assert grid_infotext_params(axes, main=False) == {"Script": "X/Y/Z plot", "X Type": "Steps", "X Values": "2-4"}
+    assert grid_infotext_params(axes, main=True) == {"Script": "X/Y/Z plot", "X Type": "Steps", "X Values": "2-4",
+                                                     "Z Type": "Seed", "Z Values": "-1, 5",
+                                                     "Fixed Z Values": seeds}
