@@ -51,9 +51,11 @@ def _peak_rss_mb(server):
 
 
 def _sequence(client, build, jobs=6, base=0):
+    """``jobs`` jobs of one side queued in a row, the LoRA changing at EVERY job (``_line(base + 2j)``
+    alternates), as in the issue's scenario; server seconds per job."""
     times = []
     for j in range(jobs):
-        out = client.run(build(base + j))
+        out = client.run(build(base + 2 * j))
         if out.status != "success":
             raise RuntimeError(f"sequence job {j} failed: {out.error}")
         times.append(server_seconds(out))
