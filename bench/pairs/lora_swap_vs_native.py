@@ -1,5 +1,6 @@
 """LoRA swaps between queued jobs: Batch prompts (A1111) (cached parsed file, LoRA on the activations, weights never
-re-patched) vs native LoraLoader (reloads the file it does not hold and re-patches the UNet and CLIP).
+re-patched, the line's encoded prompt cached per text-encoder LoRA set: ``host/cond_cache.py``) vs native
+LoraLoader (reloads the file it does not hold, re-patches the UNet and CLIP, re-encodes).
 
 Each job is txt2img of one prompt with ONE LoRA, the LoRA alternating between the rank-16 style LoRA (attention +
 ff, with text-encoder keys) and the LCM-LoRA-shaped rank-8 LoRA (every conv + linear) from job to job. The pair's
