@@ -244,11 +244,14 @@ class BatchedLora:
         self._call = None
 
     @staticmethod
-    def _column(run, device, dtype, dims):
-        key = (str(device), dtype, dims)
+    def _column(run, device, dtype, dims, ratio=1.0):
+        """The run's per-row strengths times ``ratio``, shaped to broadcast over ``dims``-d rows; made once per
+        call (kept in the run) so a layer's term costs no extra allocation."""
+        key = (str(device), dtype, dims, float(ratio))
         hit = run[3].get(key)
         if hit is None:
-            hit = run[3][key] = run[2].to(device=device, dtype=dtype).reshape((-1,) + (1,) * (dims - 1))
+            hit = run[3][key] = (run[2] * float(ratio)).to(device=device, dtype=dtype).reshape(
+                (-1,) + (1,) * (dims - 1))
         return hit
 
     def _factors(self, term, device, dtype):
@@ -287,11 +290,11 @@ class BatchedLora:
                 a, b = run[0], run[1]
                 full = a == 0 and b == batch
                 xs = x if full else x.unflatten(0, (k, batch))[:, a:b].flatten(0, 1)
-                col = self._column(run, device, dtype, y.dim()) * term.ratio
+                col = self._column(run, device, dtype, y.dim(), term.ratio)
                 if term.kind == "low_rank":
                     up, down = self._factors(term, device, dtype)
                     h = F.conv2d(xs, down, None, stride, padding, dilation) if conv else F.linear(xs, down)
-                    h = h * col
+                    h.mul_(col)                       # h is a fresh tensor of this layer
                     if y.is_contiguous():
                         _add_up(y, h, up, conv, k if not full else 1, batch, a, b, full)
                         continue

@@ -18,12 +18,15 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..host import batched_lora as hb
+from ..host import cond_cache
+from ..host.model_folders import folders
 from ..host.schema_types import declared_inputs_problem
 from ..limits import prompt_problem
 from ..lora import block_multipliers, lora_entries, parse_extra_networks
 from ..lora.batched import entry_unet_slots
 from ..prompt import EMPHASIS_MODES
 from ..prompt.batch_rows import BatchPromptError, batch_conditioning, negative_lines, prompt_lines
+from ..prompt.embedding_files import list_embedding_files
 from .lora_tags import ForgelineApplyPromptLoras
 from .prompt_encode import ForgelinePromptEncode
 
@@ -41,24 +44,40 @@ def _encode(clip, text, negative, o):
                                          o["height"]).result[0]
 
 
+def _embeddings_signature():
+    safe, pickled = list_embedding_files(folders("embeddings"))
+    return tuple(sorted(safe)), tuple(sorted(pickled)), cond_cache.file_signature(
+        list(safe.values()) + list(pickled.values()))
+
+
+def _te_signature(entry, path):
+    """What a ``<lora:…>`` entry changes in the text encoder: the file and every tag field but the UNet strength."""
+    from ..lora.file_cache import file_key
+
+    fields = sorted((k, repr(v)) for k, v in entry.items() if k not in ("unet", "tag"))
+    return (file_key(path), tuple(fields))
+
+
 def _line_loras(model, clip, line, label, mode, targets):
-    """``(clip for this line, [(use name, unet adapters, slots, block ratios, description)])``."""
+    """``(clip for this line, [(use name, unet adapters, slots, block ratios, description)], text-encoder
+    signature of the line's LoRAs)``."""
     try:
         _, networks = parse_extra_networks(line)
         entries = lora_entries(networks)
         if not entries:
-            return clip, []
+            return clip, [], ()
         line_clip = ForgelineApplyPromptLoras.execute(model, clip, text=line, mode=mode).result[1]
-        uses, seen = [], {}
+        uses, seen, te_sig = [], {}, []
         for entry in entries:
             path = hb.lora_path(entry["name"])
+            te_sig.append(_te_signature(entry, path))
             _, unet = hb.load_unet_adapters(path, targets)
             lbw = (entry.get("lbw") or "").strip()
             ratios = block_multipliers(list(unet), lbw) if lbw else None
             n = seen[str(path)] = seen.get(str(path), -1) + 1
             uses.append((f"{path}|{lbw}|{mode}|#{n}", unet, entry_unet_slots(entry), ratios,
                          f"{entry['name']} (te {entry['te']}, unet {entry['unet']}{', lbw ' + lbw if lbw else ''})"))
-        return line_clip, uses
+        return line_clip, uses, (mode, tuple(te_sig))
     except (ValueError, OSError) as e:
         raise ValueError(f"Batch prompts (A1111): {label}: {e}") from None
 
@@ -145,15 +164,16 @@ class ForgelineBatchPrompts(io.ComfyNode):
                 "steps": steps, "width": width, "height": height}
         targets = hb.model_targets(model, clip)
         positives, negs, per_line, report = [], [], [], []
-        encoded_neg = {}
+        owner, base_sig = cond_cache.clip_identity(clip)
+        shared = (base_sig, tuple(sorted(opts.items())), _embeddings_signature())
         for i, line in enumerate(lines):
-            line_clip, uses = _line_loras(model, clip, line, labels[i], mode, targets)
+            line_clip, uses, te_sig = _line_loras(model, clip, line, labels[i], mode, targets)
             try:
-                positives.append(_encode(line_clip, line, False, opts))
-                key = (id(line_clip), negatives[i])
-                if key not in encoded_neg:
-                    encoded_neg[key] = _encode(line_clip, negatives[i], True, opts)
-                negs.append(encoded_neg[key])
+                # encoded once per (base CLIP, line's text-encoder LoRAs, text): cached across jobs (cond_cache)
+                positives.append(cond_cache.SHARED.get(owner, (shared, te_sig, line, False),
+                                                       lambda: _encode(line_clip, line, False, opts)))
+                negs.append(cond_cache.SHARED.get(owner, (shared, te_sig, negatives[i], True),
+                                                  lambda: _encode(line_clip, negatives[i], True, opts)))
             except ValueError as e:
                 raise ValueError(f"Batch prompts (A1111): {labels[i]}: {e}") from None
             per_line.append(uses)

@@ -1,5 +1,6 @@
 """LoRA swaps between queued jobs: Batch prompts (A1111) (cached parsed file, LoRA on the activations, weights never
-re-patched) vs native LoraLoader (reloads the file it does not hold and re-patches the UNet and CLIP).
+re-patched, the line's encoded prompt cached per text-encoder LoRA set: ``host/cond_cache.py``) vs native
+LoraLoader (reloads the file it does not hold, re-patches the UNet and CLIP, re-encodes).
 
 Each job is txt2img of one prompt with ONE LoRA, the LoRA alternating between the rank-16 style LoRA (attention +
 ff, with text-encoder keys) and the LCM-LoRA-shaped rank-8 LoRA (every conv + linear) from job to job. The pair's
@@ -51,9 +52,11 @@ def _peak_rss_mb(server):
 
 
 def _sequence(client, build, jobs=6, base=0):
+    """``jobs`` jobs of one side queued in a row, the LoRA changing at EVERY job (``_line(base + 2j)``
+    alternates), as in the issue's scenario; server seconds per job."""
     times = []
     for j in range(jobs):
-        out = client.run(build(base + j))
+        out = client.run(build(base + 2 * j))
         if out.status != "success":
             raise RuntimeError(f"sequence job {j} failed: {out.error}")
         times.append(server_seconds(out))

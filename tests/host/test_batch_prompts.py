@@ -127,3 +127,65 @@ def test_stock_ksampler_samples_each_row_with_its_own_line(sd15):
                                   _encode(ci, NEG, True), latent, seed=SEED)
         scale = ref.abs().max().item()
         assert torch.allclose(out[i], ref[i], rtol=1e-4, atol=1e-4 * scale), (i, (out[i] - ref[i]).abs().max())
+
+
+SWAP = ["a cat <lora:forgeline_sd15_style_r16:1>",        # attention + ff + text-encoder keys
+        "a cat <lora:forgeline_sd15_lcm_lora:0.8>"]       # every conv + linear, no text-encoder keys
+
+
+def test_lora_swaps_between_jobs_patch_nothing_and_equal_fresh_runs(sd15, monkeypatch):
+    """Four queued jobs A, B, A, B through Batch prompts (one line each): no weight of the UNet or the CLIP is
+    written by the swaps back (A's and B's prompts come from the encode cache, the UNet LoRA runs on the
+    activations), no file is read again (checkpoint or LoRA), base weights stay bit-identical, and each job's image
+    equals a fresh single run of its line (the pack's merged single-image path) computed afterwards."""
+    import comfy.model_patcher
+    import comfy.utils
+
+    from forgeline.host import cond_cache
+    from forgeline.lora.file_cache import shared_cache
+
+    import comfy.model_management
+
+    model, clip = sd15
+    cond_cache.SHARED.clear()
+    comfy.model_management.unload_all_models()   # earlier tests' single runs leave their LoRA merged in place
+    before = {k: v.detach().clone() for k, v in model.model.state_dict().items()}
+    before_clip = {k: v.detach().clone() for k, v in clip.patcher.model.state_dict().items()}
+    writes, reads = [], []
+    patch = comfy.model_patcher.ModelPatcher.patch_weight_to_device
+    load = comfy.utils.load_torch_file
+
+    def counting_patch(self, key, *args, **kwargs):
+        writes.append(key)
+        return patch(self, key, *args, **kwargs)
+
+    def counting_load(path, *args, **kwargs):
+        reads.append(str(path))
+        return load(path, *args, **kwargs)
+
+    monkeypatch.setattr(comfy.model_patcher.ModelPatcher, "patch_weight_to_device", counting_patch)
+    monkeypatch.setattr(comfy.utils, "load_torch_file", counting_load)
+    images, writes_per_job, misses = [], [], []
+    for j in range(4):
+        del writes[:]
+        lora_misses = shared_cache().misses
+        m, pos, neg, _, _ = _batch_node(model, clip, SWAP[j % 2])
+        images.append(_sample(m, pos, neg, 1, SEED))     # one seed: jobs differ only by their LoRA
+        writes_per_job.append(len(writes))
+        misses.append(shared_cache().misses - lora_misses)
+    monkeypatch.undo()
+    assert not any(k.startswith("diffusion_model.") for k in writes), "a swap re-patched UNet weights"
+    assert writes_per_job[2:] == [0, 0], f"swapping back re-patched weights: writes per job {writes_per_job}"
+    assert misses[2:] == [0, 0] and not reads, f"files read again: LoRA cache misses {misses}, loads {reads}"
+    assert cond_cache.SHARED.hits >= 4                        # jobs 3 and 4: positive and negative each
+    after = model.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "base UNet weights must be bit-identical"
+    after_clip = clip.patcher.model.state_dict()
+    assert all(torch.equal(before_clip[k], after_clip[k]) for k in before_clip), "base CLIP weights changed"
+    refs = [_single(model, clip, line, SEED) for line in SWAP]
+    for j, image in enumerate(images):
+        ref = refs[j % 2]
+        scale = ref.abs().max().item()
+        assert torch.allclose(image, ref, rtol=1e-4, atol=1e-4 * scale), (j, (image - ref).abs().max())
+    # the two LoRAs really give different images, so a job handed the other LoRA would fail above
+    assert not torch.allclose(refs[0], refs[1], atol=1e-3 * refs[0].abs().max().item())
