@@ -14,6 +14,7 @@ import os
 from comfy_api.latest import io
 
 from ..host import infotext_files as files
+from ..host.schema_types import PresetComboOutput
 from ..infotext import names
 from ..infotext.fields import settings_from_parameters
 from ..infotext.graph import RNG_NOISE_SOURCE
@@ -24,21 +25,12 @@ log = logging.getLogger("forgeline")
 NO_IMAGE = "(none: use the text)"
 
 
-class ComboOptions(list):
-    """Options of a COMBO output that links to any combo input, V3 ("COMBO") or legacy (a list of names):
-    ComfyUI's ``validate_node_input`` accepts a link when ``not received != expected``."""
-
-    def __ne__(self, other):
-        return False
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = None
+def combo(name):
+    """A COMBO output whose value comes from the infotext: it links into V1 (list-typed) and V3 ("COMBO") combo
+    inputs on both hosts (host.schema_types)."""
+    return PresetComboOutput(None, display_name=name)
 
 
-def combo(name, options=()):
-    return io.Combo.Output(display_name=name, options=ComboOptions(options))
 MAX_TEXT = 65536
 
 

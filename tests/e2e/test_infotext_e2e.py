@@ -15,7 +15,6 @@ from forgeline.infotext.parse import parse_generation_parameters, parse_name_has
 from forgeline.infotext.png import decode_user_comment, read_png_text
 
 from .graphs import SD15, txt2img
-from forgeline.tests.e2e.conftest import known_033
 
 MODELS = Path(__file__).resolve().parents[2] / ".cache" / "models"
 LORA = "forgeline_sd15_kohya.safetensors"
@@ -213,7 +212,6 @@ def test_client_from_a1111(comfy_server, original, tmp_path):
     assert proc.returncode == 1 and "no A1111 parameters" in proc.stderr
 
 
-@known_033
 def test_a1111_parameters_node_drives_a_graph(client, comfy_server, original):
     """A1111 Parameters reads the PNG from the input folder; its outputs wired into a Forgeline graph give the same
     image."""
