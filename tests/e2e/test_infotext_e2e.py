@@ -176,6 +176,26 @@ def test_a1111_graph_route_reproduces_the_image(client, original):
         assert read_png_text(again)["parameters"] == text
 
 
+def test_resize_seed_from_round_trip(client):
+    """KSampler (A1111)'s resize_seed_from inputs change the image (A1111's centred paste of the 96x32 noise into
+    the 64x64 latent, unit-tested in tests/unit/test_noise_sources.py), are written as A1111's "Seed resize from",
+    and the graph rebuilt from that infotext gives the same image."""
+    import requests
+    g = forgeline_graph(batch=1)
+    g["sample"]["inputs"].update(resize_seed_from_width=96, resize_seed_from_height=32)
+    made = _files(client, client.run(g))[0]
+    text = read_png_text(made)["parameters"]
+    p = parse_generation_parameters(text)
+    assert "Seed resize from: 96x32," in text and (p["Seed resize from-1"], p["Seed resize from-2"]) == ("96", "32")
+    plain = _files(client, client.run(forgeline_graph(batch=1)))[0]
+    assert _pixels(made) != _pixels(plain)
+    body = requests.post(client.base_url + "/forgeline/a1111_graph", json={"text": text}, timeout=600).json()
+    ins = body["graph"]["sample"]["inputs"]
+    assert (ins["resize_seed_from_width"], ins["resize_seed_from_height"]) == (96, 32)
+    again = _files(client, client.run(body["graph"]))[0]
+    assert _pixels(again) == _pixels(made) and read_png_text(again)["parameters"] == text
+
+
 def test_missing_resources_named_by_route(client):
     import requests
     text = ("a cat <lora:nothere:1>\nSteps: 3, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7, Seed: 1, "
