@@ -251,14 +251,17 @@ class A1111ScalingKSampler(comfy.samplers.KSAMPLER):
                                               denoise_mask, disable_pbar)
 
 
-def a1111_noise(shape, seeds, noise_source, ensd, device, subseeds=None, subseed_strength=0.0):
-    """A1111 ``ImageRNG``: ``(initial noise (B,C,H,W), ancestral noise sampler)`` for per-image ``seeds``."""
+def a1111_noise(shape, seeds, noise_source, ensd, device, subseeds=None, subseed_strength=0.0, seed_resize_from_w=0,
+                seed_resize_from_h=0):
+    """A1111 ``ImageRNG``: ``(initial noise (B,C,H,W), ancestral noise sampler)`` for per-image ``seeds``
+    (``seed_resize_from_w``/``_h``: A1111's "resize seed from", in pixels; 0 = off)."""
     if len(shape) != 4:
         raise ValueError(f"A1111 noise needs an image latent (B, C, H, W); got shape {tuple(shape)}. Use "
                          "noise_source='comfy' for video/3-D latents")
     source = {"a1111_cpu": "CPU", "a1111_gpu": "GPU", "a1111_nv": "NV"}[normalize_noise_source(noise_source)]
     rng = A1111ImageRNG(tuple(shape[1:]), seeds, source=source, eta_noise_seed_delta=ensd, device=device,
-                        subseeds=subseeds, subseed_strength=subseed_strength)
+                        subseeds=subseeds, subseed_strength=subseed_strength, seed_resize_from_w=seed_resize_from_w,
+                        seed_resize_from_h=seed_resize_from_h)
     first = rng.next()
     return first, rng.noise_sampler()
 
@@ -333,7 +336,8 @@ def _interruptible(callback):
 def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler_name, scheduler, denoise=1.0,
                  eta=1.0, s_noise=1.0, noise_source="comfy", ensd=0, start_step=None, last_step=None,
                  add_noise=True, force_full_denoise=True, sigmas=None, img2img_steps="comfy", noise_sampler=None,
-                 callback=None, disable_pbar=False, subseed=None, subseed_strength=0.0):
+                 callback=None, disable_pbar=False, subseed=None, subseed_strength=0.0, seed_resize_from_w=0,
+                 seed_resize_from_h=0):
     """Run one sampling pass with A1111 semantics on ComfyUI's machinery; returns ``(latent_dict, info)``.
 
     ``sigmas`` (optional) replaces the scheduler's schedule (then ``steps``/``denoise``/``scheduler`` only serve
@@ -341,6 +345,7 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
     ``info.noise_sampler`` of a previous pass. ``callback(step, x0, x, total_steps)`` defaults to ComfyUI's
     progress bar + latent preview; the interrupt button is honoured before every step. ``subseed`` /
     ``subseed_strength``: A1111's variation seed (A1111 sources only; every image then keeps ``seed``).
+    ``seed_resize_from_w`` / ``_h``: A1111's "resize seed from" in pixels (A1111 sources only; 0 = off).
     """
     error = sampling_input_error(steps=steps, denoise=denoise, sampler_name=sampler_name, scheduler=scheduler,
                                  noise_source=noise_source, img2img_steps=img2img_steps, sigmas=sigmas, cfg=cfg,
@@ -377,7 +382,8 @@ def sample_a1111(model, positive, negative, latent, *, seed, steps, cfg, sampler
                 torch.empty(latent_image.shape, dtype=initial.dtype, device=device), int(seed))
     else:
         seeds, subseeds = a1111_seeds(seed, latent_image.shape[0], subseed, subseed_strength, batch_inds)
-        first, stream = a1111_noise(latent_image.shape, seeds, source, ensd, device, subseeds, subseed_strength)
+        first, stream = a1111_noise(latent_image.shape, seeds, source, ensd, device, subseeds, subseed_strength,
+                                    seed_resize_from_w, seed_resize_from_h)
         initial = first.cpu().to(latent_image.dtype) if add_noise else torch.zeros_like(latent_image)
         noise_sampler = stream if noise_sampler is None else noise_sampler
 

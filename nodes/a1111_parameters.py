@@ -14,34 +14,24 @@ import os
 from comfy_api.latest import io
 
 from ..host import infotext_files as files
-from ..host.schema_types import declared_inputs_problem
+from ..host.schema_types import PresetComboOutput, declared_inputs_problem
 from ..infotext import names
 from ..infotext.fields import settings_from_parameters
 from ..infotext.graph import RNG_NOISE_SOURCE
 from ..infotext.parse import parse_generation_parameters
-from ..limits import MAX_PROMPT_CHARS, prompt_problem
+from ..limits import prompt_problem
 from ..infotext.reproduce import FORGELINE_UPSCALERS, HIRES_SAME, resolve_resources, rename_lora_tags
 
 log = logging.getLogger("forgeline")
 NO_IMAGE = "(none: use the text)"
-MAX_INFOTEXT_CHARS = 4 * MAX_PROMPT_CHARS  # prompt + negative + hires prompts + the parameters line
 
 
-class ComboOptions(list):
-    """Options of a COMBO output that links to any combo input, V3 ("COMBO") or legacy (a list of names):
-    ComfyUI's ``validate_node_input`` accepts a link when ``not received != expected``."""
-
-    def __ne__(self, other):
-        return False
-
-    def __eq__(self, other):
-        return True
-
-    __hash__ = None
+def combo(name):
+    """A COMBO output whose value comes from the infotext: it links into V1 (list-typed) and V3 ("COMBO") combo
+    inputs on both hosts (host.schema_types)."""
+    return PresetComboOutput(None, display_name=name)
 
 
-def combo(name, options=()):
-    return io.Combo.Output(display_name=name, options=ComboOptions(options))
 MAX_TEXT = 65536
 
 
@@ -147,8 +137,8 @@ class ForgelineA1111Parameters(io.ComfyNode):
             if problem is not True:
                 return problem
         if text and str(text).strip():
-            if len(text) > MAX_INFOTEXT_CHARS:
-                return f"text: {len(text)} characters, more than an infotext of {MAX_INFOTEXT_CHARS}; paste one image's"
+            if len(text) > MAX_TEXT:
+                return f"text: {len(text)} characters, more than the {MAX_TEXT} of one infotext; paste one image's"
             params = parse_generation_parameters(str(text))
             steps = int(params["Steps"]) if str(params.get("Steps", "")).strip().isdigit() else 20
             for field, negative in (("Prompt", False), ("Negative prompt", True)):

@@ -85,16 +85,30 @@ class ForgelineKSampler(io.ComfyNode):
                 io.Float.Input("variation_strength", default=0.0, min=0.0, max=1.0, step=0.01, optional=True,
                                tooltip="A1111 'Variation strength': 0 = off; above 0 every image keeps 'seed' and "
                                        "varies by variation_seed + i, as A1111 does."),
+                io.Int.Input("resize_seed_from_width", default=0, min=0, max=16384, step=8, optional=True,
+                             tooltip="A1111 'Resize seed from width' (Extra): the seed's noise is made at this "
+                                     "width × resize_seed_from_height and pasted centred into this size, so an image "
+                                     "keeps its composition at a new size. 0 = off (both must be set). Needs an "
+                                     "a1111_* noise source."),
+                io.Int.Input("resize_seed_from_height", default=0, min=0, max=16384, step=8, optional=True,
+                             tooltip="A1111 'Resize seed from height'; see resize_seed_from_width."),
             ],
             outputs=[io.Latent.Output()],
         )
 
     @classmethod
     def validate_inputs(cls, steps=None, denoise=None, sampler_name=None, scheduler=None, noise_source=None,
-                        img2img_steps=None, cfg=None, eta=None, s_noise=None, variation_strength=None):
+                        img2img_steps=None, cfg=None, eta=None, s_noise=None, variation_strength=None,
+                        resize_seed_from_width=None, resize_seed_from_height=None):
         if variation_strength and noise_source == "comfy":
             return ("variation_strength > 0 needs an A1111 noise source (a1111_gpu, a1111_cpu or a1111_nv); "
                     "set noise_source or variation_strength to 0")
+        resize = [int(v) for v in (resize_seed_from_width, resize_seed_from_height) if isinstance(v, (int, float))]
+        if any(0 < v < 8 for v in resize):
+            return "resize_seed_from_width/height must be 0 (off) or at least 8 pixels (one latent pixel)"
+        if len(resize) == 2 and all(resize) and noise_source == "comfy":
+            return ("resize_seed_from_width/height need an A1111 noise source (a1111_gpu, a1111_cpu or a1111_nv); "
+                    "set noise_source or set them to 0")
         return sampling_input_error(steps=steps, denoise=denoise, sampler_name=sampler_name, scheduler=scheduler,
                                     noise_source=noise_source, img2img_steps=img2img_steps, cfg=cfg, eta=eta,
                                     s_noise=s_noise) or True
@@ -102,13 +116,15 @@ class ForgelineKSampler(io.ComfyNode):
     @classmethod
     def execute(cls, model, positive, negative, latent_image, seed, steps, cfg, sampler_name, scheduler, denoise,
                 eta, s_noise, noise_source, ensd, img2img_steps, variation_seed=0,
-                variation_strength=0.0) -> io.NodeOutput:
+                variation_strength=0.0, resize_seed_from_width=0, resize_seed_from_height=0) -> io.NodeOutput:
         out, _info = sample_a1111(model, positive, negative, latent_image, seed=seed, steps=steps, cfg=cfg,
                                   sampler_name=sampler_name, scheduler=scheduler, denoise=denoise, eta=eta,
                                   s_noise=s_noise, noise_source=noise_source, ensd=ensd,
                                   img2img_steps=img2img_steps, disable_pbar=None,
                                   subseed=variation_seed if variation_strength else None,
-                                  subseed_strength=float(variation_strength or 0.0))
+                                  subseed_strength=float(variation_strength or 0.0),
+                                  seed_resize_from_w=int(resize_seed_from_width or 0),
+                                  seed_resize_from_h=int(resize_seed_from_height or 0))
         return io.NodeOutput(out)
 
 

@@ -12,7 +12,11 @@
 * ``next()``: per image one more ``randn((C,H,W))`` from its generator, stacked. Inside A1111 every
   ``torch.randn_like(x)`` of k-diffusion (the ancestral noise) becomes ``p.rng.next()``, so
   ``noise_sampler()`` here is ``(σ, σ_next) ↦ next()``, usable by both ancestral samplers.
-* Not reproduced: "resize seed from width/height".
+* "Resize seed from" (``seed_resize_from_w``/``_h``, pixels, both > 0): the seed's (and subseed's) noise is drawn at
+  the resize-from latent size ``(C, h // 8, w // 8)`` from fresh generators, slerped there, and pasted centred into
+  the image's full-size noise, which the image's own generator draws (so the ancestral stream continues after a
+  full-size draw, as without resize). A smaller source sits in the middle of the new noise; a larger one is cropped
+  to its middle (``paste_centred``). Older A1111 did the same in ``processing.py`` ``create_random_tensors``.
 
 Source: AUTOMATIC1111/stable-diffusion-webui ``modules/rng.py`` (``ImageRNG``, ``slerp``), ``modules/processing.py``.
 """
@@ -55,11 +59,26 @@ def a1111_slerp(val, low, high):
     return w_low * low + w_high * high
 
 
+def paste_centred(target, source):
+    """A1111's seed-resize paste (``ImageRNG.first``): ``source`` (C,h,w) into the centre of ``target`` (C,H,W),
+    in place. Offsets are ``(H - h) // 2`` and ``(W - w) // 2`` (floor division, so an odd difference puts the extra
+    row/column after the source when it is smaller, and crops one more from its start when it is larger)."""
+    dx = (target.shape[2] - source.shape[2]) // 2
+    dy = (target.shape[1] - source.shape[1]) // 2
+    w = source.shape[2] if dx >= 0 else source.shape[2] + 2 * dx
+    h = source.shape[1] if dy >= 0 else source.shape[1] + 2 * dy
+    tx, ty = max(dx, 0), max(dy, 0)
+    sx, sy = max(-dx, 0), max(-dy, 0)
+    target[:, ty:ty + h, tx:tx + w] = source[:, sy:sy + h, sx:sx + w]
+    return target
+
+
 class A1111ImageRNG:
-    """A1111 ``ImageRNG``: per-image generators for the initial noise and the ancestral stream (ENSD, subseeds)."""
+    """A1111 ``ImageRNG``: per-image generators for the initial noise and the ancestral stream (ENSD, subseeds,
+    "resize seed from" in pixels: ``seed_resize_from_w``/``_h``, off unless both are > 0)."""
 
     def __init__(self, shape, seeds, source="GPU", eta_noise_seed_delta=0, subseeds=None, subseed_strength=0.0,
-                 device="cpu", max_threads=None):
+                 device="cpu", max_threads=None, seed_resize_from_w=0, seed_resize_from_h=0):
         self.shape = tuple(int(s) for s in shape)
         if len(self.shape) != 3:
             raise ValueError(f"A1111ImageRNG: shape={shape!r} must be one image's (C, H, W), e.g. (4, 64, 64)")
@@ -74,18 +93,35 @@ class A1111ImageRNG:
         self.subseed_strength = float(subseed_strength)
         self.device = torch.device(device)
         self.max_threads = max_threads
+        self.seed_resize_from_w, self.seed_resize_from_h = int(seed_resize_from_w), int(seed_resize_from_h)
         self.generators = [self._generator(s) for s in self.seeds]
         self.is_first = True
 
+    def noise_shape(self):
+        """The (C, H, W) the seed's noise is drawn at: the resize-from latent size (pixels // 8, as A1111), or the
+        image's own shape when resize is off."""
+        if self.seed_resize_from_w <= 0 or self.seed_resize_from_h <= 0:
+            return self.shape
+        return (self.shape[0], self.seed_resize_from_h // 8, self.seed_resize_from_w // 8)
+
     def first(self):
         """Initial noise ``(B, C, H, W)``; afterwards the ancestral generators are re-seeded by ENSD if set."""
+        shape = self.noise_shape()
+        if min(shape) < 1:
+            raise ValueError(f"A1111ImageRNG: resize seed from {self.seed_resize_from_w}x{self.seed_resize_from_h} "
+                             "is under one latent pixel (8 image pixels); use at least 8x8, or 0 to turn it off")
+        resized = shape != self.shape
         noises = []
         for i, (seed, generator) in enumerate(zip(self.seeds, self.generators)):
-            noise = self._draw(generator)
+            subnoise = None
             if self.subseeds is not None and self.subseed_strength != 0:
                 subseed = self.subseeds[i] if i < len(self.subseeds) else 0
-                subnoise = self._draw(self._generator(subseed))
+                subnoise = self._draw(self._generator(subseed), shape)
+            noise = self._draw(self._generator(seed), shape) if resized else self._draw(generator)
+            if subnoise is not None:
                 noise = a1111_slerp(self.subseed_strength, noise, subnoise)
+            if resized:
+                noise = paste_centred(self._draw(generator), noise)
             noises.append(noise)
         if self.eta_noise_seed_delta:
             self.generators = [self._generator(s + self.eta_noise_seed_delta) for s in self.seeds]
@@ -109,7 +145,8 @@ class A1111ImageRNG:
             return torch.Generator(self.device).manual_seed(seed)
         return PhiloxGenerator(seed, max_threads=self.max_threads)
 
-    def _draw(self, generator):
+    def _draw(self, generator, shape=None):
+        shape = self.shape if shape is None else tuple(shape)
         if isinstance(generator, PhiloxGenerator):
-            return generator.randn(self.shape, device=self.device)
-        return torch.randn(self.shape, generator=generator, device=generator.device).to(self.device)
+            return generator.randn(shape, device=self.device)
+        return torch.randn(shape, generator=generator, device=generator.device).to(self.device)

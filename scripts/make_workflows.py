@@ -227,6 +227,12 @@ def train_lora_acrf(g: UIGraph):
     g.group("Training", [train])
 
 
+SAMPLE_INFOTEXT = ("a photo of a cat on a windowsill, (detailed fur:1.1) <lora:forgeline_sd15_kohya:0.7>\n"
+                   "Negative prompt: lowres, blurry\n"
+                   "Steps: 3, Sampler: Euler a, Schedule type: Karras, CFG scale: 7, Seed: 1234, Size: 64x64, "
+                   "Model: forgeline_random_sd15_standin, Clip skip: 2, ENSD: 31337, Version: v1.10.1")
+
+
 def save_for_civitai(g: UIGraph):
     text = "a lighthouse on a cliff at sunset, (dramatic clouds:1.2), oil painting"
     loader = g.node("CheckpointLoaderSimple", (0, 0), ckpt_name=SD15)
@@ -251,6 +257,36 @@ def save_for_civitai(g: UIGraph):
            "'sampler_names = Civitai' writes 'DPM++ 2S a Karras' (the name Civitai lists); 'A1111' writes "
            "'Sampler: DPM++ 2S a, Schedule type: Karras' as A1111 1.9+. Files are hashed once, then cached.",
            (0, 20), size=(320, 300))
+
+
+def reproduce_a1111(g: UIGraph):
+    params = g.node("ForgelineA1111Parameters", (0, 0), title="Paste A1111 parameters (or pick a PNG)",
+                    text=SAMPLE_INFOTEXT)
+    loader = g.node("CheckpointLoaderSimple", (1, 0), ckpt_name=params["checkpoint"])
+    tags = g.node("ForgelineApplyPromptLoras", (1, 6), model=loader["MODEL"], clip=loader["CLIP"],
+                  text=params["positive"], mode="loractl")
+    size = dict(width=params["width"], height=params["height"], target_width=params["width"],
+                target_height=params["height"], steps=params["steps"], clip_skip=params["clip_skip"],
+                emphasis=params["emphasis"])
+    pos = g.node("ForgelinePromptEncode", (2, 0), title="Positive prompt", clip=tags["CLIP"],
+                 text=params["positive"], **size)
+    neg = g.node("ForgelinePromptEncode", (2, 15), title="Negative prompt", clip=tags["CLIP"],
+                 text=params["negative"], negative=True, **size)
+    latent = g.node("ForgelineEmptyLatent", (2, 30), width=params["width"], height=params["height"], batch_size=1)
+    ks = g.node("ForgelineKSampler", (3, 0), model=tags["MODEL"], positive=pos[0], negative=neg[0],
+                latent_image=latent[0], seed=params["seed"], steps=params["steps"], cfg=params["cfg"],
+                sampler_name=params["sampler_name"], scheduler=params["scheduler"], eta=params["eta"],
+                noise_source=params["noise_source"], ensd=params["ensd"])
+    dec = g.node("VAEDecode", (4, 0), samples=ks[0], vae=loader["VAE"])
+    g.node("ForgelineSaveImageA1111", (5, 0), images=dec[0], filename_prefix="forgeline_reproduced", format="png")
+    g.note("Reproduce an A1111 / Forge image: paste its parameters (A1111 'PNG Info') into A1111 Parameters, or "
+           "upload the PNG and pick it (clear the text). The infotext is read with A1111's own parser; the "
+           "checkpoint and <lora:> tags are found in your model folders by their A1111 hashes, then by name. "
+           "Fields this graph does not use are listed in the node's 'warnings' output and the log.\n\n"
+           "This graph is txt2img. For HiRes Fix and refiner infotexts, drop the PNG onto the editor or run "
+           "'python scripts/forgeline_client.py --from-a1111 IMAGE.png': both build the full graph. (The sample "
+           "text is a tiny 64x64, 3-step run for the stand-in models.)",
+           (0, 24), size=(320, 300))
 
 
 def four_prompts_four_loras(g: UIGraph):
@@ -309,6 +345,7 @@ WORKFLOWS = {
     "Migrate from A1111 (all-in-one)": migrate_a1111,
     "Train a LoRA on 4 images, then sample with it": train_lora_acrf,
     "Save for Civitai": save_for_civitai,
+    "Reproduce an A1111 image": reproduce_a1111,
     "Four prompts, four LoRAs, one batch": four_prompts_four_loras,
     "LoRA strength × steps plot": lora_xyz_plot,
 }

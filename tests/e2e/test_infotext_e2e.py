@@ -15,7 +15,6 @@ from forgeline.infotext.parse import parse_generation_parameters, parse_name_has
 from forgeline.infotext.png import decode_user_comment, read_png_text
 
 from .graphs import SD15, txt2img
-from forgeline.tests.e2e.conftest import known_033
 
 MODELS = Path(__file__).resolve().parents[2] / ".cache" / "models"
 LORA = "forgeline_sd15_kohya.safetensors"
@@ -177,6 +176,26 @@ def test_a1111_graph_route_reproduces_the_image(client, original):
         assert read_png_text(again)["parameters"] == text
 
 
+def test_resize_seed_from_round_trip(client):
+    """KSampler (A1111)'s resize_seed_from inputs change the image (A1111's centred paste of the 96x32 noise into
+    the 64x64 latent, unit-tested in tests/unit/test_noise_sources.py), are written as A1111's "Seed resize from",
+    and the graph rebuilt from that infotext gives the same image."""
+    import requests
+    g = forgeline_graph(batch=1)
+    g["sample"]["inputs"].update(resize_seed_from_width=96, resize_seed_from_height=32)
+    made = _files(client, client.run(g))[0]
+    text = read_png_text(made)["parameters"]
+    p = parse_generation_parameters(text)
+    assert "Seed resize from: 96x32," in text and (p["Seed resize from-1"], p["Seed resize from-2"]) == ("96", "32")
+    plain = _files(client, client.run(forgeline_graph(batch=1)))[0]
+    assert _pixels(made) != _pixels(plain)
+    body = requests.post(client.base_url + "/forgeline/a1111_graph", json={"text": text}, timeout=600).json()
+    ins = body["graph"]["sample"]["inputs"]
+    assert (ins["resize_seed_from_width"], ins["resize_seed_from_height"]) == (96, 32)
+    again = _files(client, client.run(body["graph"]))[0]
+    assert _pixels(again) == _pixels(made) and read_png_text(again)["parameters"] == text
+
+
 def test_missing_resources_named_by_route(client):
     import requests
     text = ("a cat <lora:nothere:1>\nSteps: 3, Sampler: Euler a, Schedule type: Automatic, CFG scale: 7, Seed: 1, "
@@ -213,7 +232,6 @@ def test_client_from_a1111(comfy_server, original, tmp_path):
     assert proc.returncode == 1 and "no A1111 parameters" in proc.stderr
 
 
-@known_033
 def test_a1111_parameters_node_drives_a_graph(client, comfy_server, original):
     """A1111 Parameters reads the PNG from the input folder; its outputs wired into a Forgeline graph give the same
     image."""

@@ -92,6 +92,17 @@ def test_forgeline_graph_with_hires_and_variation():
     assert "Hires schedule type: Karras, Hires upscale: 2.0, Hires steps: 6, Hires upscaler: Latent" in text
 
 
+def test_resize_seed_from_on_the_ksampler_is_written():
+    # A1111 processing.py create_infotext: "Seed resize from": f"{w}x{h}" when both are > 0, after the variation seed
+    g = forgeline_graph()
+    g["ks"]["inputs"].update(resize_seed_from_width=320, resize_seed_from_height=256)
+    s = read_prompt_settings(g, "save").settings
+    assert (s["seed_resize_from_w"], s["seed_resize_from_h"]) == (320, 256)
+    assert "Variation seed strength: 0.2, Seed resize from: 320x256, " in create_infotext(s)
+    g["ks"]["inputs"].update(resize_seed_from_width=320, resize_seed_from_height=0)
+    assert "Seed resize from" not in create_infotext(read_prompt_settings(g, "save").settings)
+
+
 def test_missing_save_node_is_an_error():
     import pytest
     with pytest.raises(ValueError, match="save node"):

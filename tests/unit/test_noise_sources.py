@@ -89,3 +89,57 @@ def test_a1111_slerp_parallel_fallback_quirk():
 def test_a1111_bad_input(kwargs, words):
     with pytest.raises(ValueError, match=words):
         A1111ImageRNG(**kwargs)
+
+
+# "Resize seed from" (A1111 modules/rng.py ImageRNG.first; processing.py create_random_tensors before 1.6): the
+# seed's noise at (C, h // 8, w // 8) from a fresh generator, pasted centred into the full-size noise that the
+# image's generator draws next. The slices below are worked out by hand from that rule for an 8x8 latent (64 px):
+# from 32 px (4x4): offset (8 - 4) // 2 = 2, so rows/cols 2..5 get the small noise;
+# from 40x24 px (5 wide, 3 high): x offset 3 // 2 = 1 (cols 1..5), y offset 5 // 2 = 2 (rows 2..4);
+# from 96 px (12x12): offset (8 - 12) // 2 = -2, so the whole 8x8 is the small noise's rows/cols 2..9;
+# from 88 px (11x11): offset -3 // 2 = -2, width 11 - 4 = 7: rows/cols 0..6 get its rows/cols 2..8, row/col 7 stays.
+def _cpu(seed, shape):
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize("from_w, from_h, small, target, source", [
+    (32, 32, (4, 4), (slice(2, 6), slice(2, 6)), (slice(0, 4), slice(0, 4))),
+    (40, 24, (3, 5), (slice(2, 5), slice(1, 6)), (slice(0, 3), slice(0, 5))),
+    (96, 96, (12, 12), (slice(0, 8), slice(0, 8)), (slice(2, 10), slice(2, 10))),
+    (88, 88, (11, 11), (slice(0, 7), slice(0, 7)), (slice(2, 9), slice(2, 9))),
+])
+def test_a1111_resize_seed_from_pastes_centred(from_w, from_h, small, target, source):
+    rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", seed_resize_from_w=from_w, seed_resize_from_h=from_h)
+    got = rng.next()[0]
+    want = _cpu(42, (4, 8, 8)).clone()
+    want[:, target[0], target[1]] = _cpu(42, (4, *small))[:, source[0], source[1]]
+    assert torch.equal(got, want)
+    # the ancestral stream continues after the full-size draw of the image's own generator
+    g = torch.Generator().manual_seed(42)
+    torch.randn((4, 8, 8), generator=g)
+    assert torch.equal(rng.next()[0], torch.randn((4, 8, 8), generator=g))
+
+
+def test_a1111_resize_seed_from_off_unless_both_set_and_equal_size_is_plain():
+    plain = A1111ImageRNG((4, 8, 8), [42], source="CPU").next()
+    for w, h in ((0, 32), (32, 0), (-1, -1), (64, 64)):
+        rng = A1111ImageRNG((4, 8, 8), [42], source="CPU", seed_resize_from_w=w, seed_resize_from_h=h)
+        assert torch.equal(rng.next(), plain)
+
+
+def test_a1111_resize_seed_from_with_variation_and_nv_source():
+    # the subseed's noise is drawn at the small size too and slerped there, then pasted; NV draws from fresh Philox
+    # generators like the CPU ones (A1111 randn(seed, noise_shape) re-seeds its global nv_rng)
+    from forgeline.samplers import PhiloxGenerator
+    rng = A1111ImageRNG((4, 8, 8), [42], source="NV", subseeds=[7], subseed_strength=0.3, seed_resize_from_w=32,
+                        seed_resize_from_h=32)
+    got = rng.next()[0]
+    small = slerp64(0.3, PhiloxGenerator(42).randn((4, 4, 4)), PhiloxGenerator(7).randn((4, 4, 4)))
+    want = PhiloxGenerator(42).randn((4, 8, 8)).double()
+    want[:, 2:6, 2:6] = small
+    assert (got.double() - want).abs().max() < 1e-5
+
+
+def test_a1111_resize_seed_from_under_one_latent_pixel_is_refused():
+    with pytest.raises(ValueError, match="at least 8x8"):
+        A1111ImageRNG((4, 8, 8), [42], source="CPU", seed_resize_from_w=4, seed_resize_from_h=32).next()

@@ -2,7 +2,7 @@
 // The rules are the pack's Python parsers (POST /forgeline/parse), so the editor shows exactly what sampling will do.
 import { app } from "../../../scripts/app.js";
 import {
-  addPanelWidget, debounce, findWidget, postJson, promptInputsExtension, visibleTextAreas,
+  addPanelWidget, debounce, findWidget, isUnknown, postJson, promptInputsExtension, visibleTextAreas,
   watchWidgets,
 } from "./forgeline_common.js";
 
@@ -54,6 +54,14 @@ function attachLint(node, inputName) {
   let requestId = 0;
   const update = debounce(async (text, steps, negative) => {
     const id = ++requestId;
+    if (isUnknown(text)) {
+      // linked to an output known only when the graph runs (e.g. A1111 Parameters' prompt): nothing to check here,
+      // and nothing to send (the route refuses a missing text with HTTP 400)
+      panel.innerHTML = `<div class="fl-messages fl-ok">prompt comes by link: checked when the graph runs</div>`;
+      panel.dataset.errors = "0";
+      markTextAreas("");
+      return;
+    }
     const result = await postJson("/forgeline/parse", {
       text: text ?? "", steps: Number.isInteger(steps) ? steps : 20, and_split: negative !== true,
     });
