@@ -110,12 +110,28 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ids", nargs="*", help="pair ids to run (default: all)")
     ap.add_argument("--runs", type=int, default=None, help="repetitions per side (default: each pair's own)")
+    ap.add_argument("--from-log", metavar="LOG", help="write the records a stopped run printed into LOG (its "
+                    "'[bench]   {...}' lines) for the host under test, then exit")
     opts = ap.parse_args()
+    if opts.from_log:
+        found = [json.loads(line.split("[bench]", 1)[1]) for line in Path(opts.from_log).read_text().splitlines()
+                 if line.startswith("[bench]   {")]
+        version = host_version()
+        write_results([dict(rec, host=rec.get("host", version)) for rec in found])
+        print(f"[bench] {len(found)} record(s) from {opts.from_log} written for ComfyUI {version}")
+        return 0
     pairs = [p for p in load_pairs() if not opts.ids or p.id in opts.ids]
     if not pairs:
         print("[bench] no pairs selected", file=sys.stderr)
         return 2
     records = []
+    version = host_version()
+
+    def keep(rec):  # written after every pair, so an interrupted run keeps what it measured
+        rec["host"] = version
+        records.append(rec)
+        write_results([rec])
+
     workflow_pairs = [p for p in pairs if isinstance(p, WorkflowPair)]
     if workflow_pairs:
         from comfy_client import ComfyClient
@@ -135,7 +151,7 @@ def main() -> int:
                            "ratio": None, "pack_median_s": None, "baseline_median_s": None, "runs": 0,
                            "error": f"{type(exc).__name__}: {exc}"[:500]}
                 print(f"[bench]   {json.dumps(rec)}", flush=True)
-                records.append(rec)
+                keep(rec)
     inproc = [p for p in pairs if isinstance(p, InProcessPair)]
     if inproc:
         from comfy_host import add_to_sys_path
@@ -153,11 +169,7 @@ def main() -> int:
                        "ratio": None, "pack_median_s": None, "baseline_median_s": None, "runs": 0,
                        "error": f"{type(exc).__name__}: {exc}"[:500]}
             print(f"[bench]   {json.dumps(rec)}", flush=True)
-            records.append(rec)
-    version = host_version()
-    for rec in records:
-        rec["host"] = version
-    write_results(records)
+            keep(rec)
     print(f"[bench] wrote {BENCH / 'RESULTS.md'} and {BENCH / 'results.json'}")
     return 0 if all(r.get("error") is None for r in records) else 1
 
