@@ -6,7 +6,6 @@ Base weights are bit-identical afterwards; bad input names the line."""
 import pytest
 import torch
 
-import comfy.sd
 
 from forgeline.host import batched_lora as hb
 from forgeline.nodes.batch_prompts import ForgelineBatchPrompts
@@ -22,19 +21,6 @@ LINES = [
     "a forest <lora:forgeline_sd15_lcm_lora:0.6> <lora:forgeline_sd15_loha:0.5>",  # two LoRAs, LoHa dense path
 ]
 NEG = "blurry"
-
-
-@pytest.fixture(scope="module")
-def sd15():
-    import folder_paths
-    from forgeline.scripts.comfy_server import MODELS_CACHE
-    from forgeline.tests.fixtures.fixture_loras import ensure_loras
-    from forgeline.tests.fixtures.models import ensure_checkpoint
-
-    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
-    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
-    model, clip, _vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
-    return model, clip
 
 
 def _sample(model, positive, negative, batch, seed):

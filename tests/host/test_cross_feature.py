@@ -28,19 +28,6 @@ from forgeline.host import sampling_hooks as sc
 SEED, CFG = 7, 5.0
 
 
-@pytest.fixture(scope="module")
-def sd15():
-    import folder_paths
-    from forgeline.scripts.comfy_server import MODELS_CACHE
-    from forgeline.tests.fixtures.fixture_loras import ensure_loras
-    from forgeline.tests.fixtures.models import ensure_checkpoint
-
-    folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
-    path = ensure_checkpoint("sd15", MODELS_CACHE / "checkpoints")
-    model, clip, _vae, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
-    return model, clip
-
-
 def _encode(clip, text, steps, hires_steps=0):
     cond, warnings = pe.encode_prompt(clip, text, pe.EncodeOptions(steps=steps, hires_steps=hires_steps))
     assert warnings == []

@@ -1,4 +1,4 @@
-"""Editor prompt diagnostics (prompt/lint.py, served at /forgeline/parse) against A1111's rules, derived by hand.
+r"""Editor prompt diagnostics (prompt/lint.py, served at /forgeline/parse) against A1111's rules, derived by hand.
 
 The expected errors below are worked out from A1111 1.10.1's code, not from the pack's parsers:
 - ``modules/prompt_parser.py`` grammar: ``start: (prompt | /[][():]/+)*``, ``plain: /([^\\\[\]():|]|\\.)+/``,
