@@ -24,7 +24,7 @@ import comfy.utils
 
 from ..lora.batched import BatchedLora, row_images
 
-from . import sampling_hooks
+from . import lora_apply, sampling_hooks
 
 KEY = "forgeline_batched_lora"
 WRAPPER_KEY = "forgeline.batched_lora"
@@ -47,7 +47,7 @@ class BatchedLoraHandle:
 
 def unet_shapes(model_patcher):
     """``{key: shape}`` of every ``diffusion_model.*`` weight and bias of the model (ComfyUI key names)."""
-    return {k: tuple(v.shape) for k, v in model_patcher.model.state_dict().items() if k.startswith("diffusion_model.")}
+    return lora_apply.model_targets(model_patcher, None)
 
 
 def pristine_weight(model_patcher, key):
@@ -148,10 +148,6 @@ def _apply_model(executor, x, t, c_concat=None, c_crossattn=None, control=None, 
 
 # -- loading one line's LoRAs -------------------------------------------------------------------------------------
 
-_LOADED: dict = {}
-_LOADED_SIZE = 16
-
-
 def lora_path(name):
     """Absolute path of LoRA ``name`` inside ComfyUI's loras folders (``lora.resolve_lora_path``: no ``..``, no
     absolute names, no symlink out), or a file ComfyUI itself lists there (linked into the folder)."""
@@ -173,23 +169,11 @@ def lora_path(name):
 
 def model_targets(model_patcher, clip=None):
     """``{key: shape}`` of the UNet and, when given, the CLIP (family detection needs both)."""
-    targets = unet_shapes(model_patcher)
-    if clip is not None:
-        targets.update({k: tuple(v.shape) for k, v in clip.patcher.model.state_dict().items()})
-    return targets
+    return lora_apply.model_targets(model_patcher, clip)
 
 
 def load_unet_adapters(path, targets):
-    """``LoadedLora`` of ``path`` for ``targets`` (parsed file from the shared file cache; matched result memoised
-    on the file's key and the targets) and its UNet part ``{key: [adapter, …]}``."""
-    from ..lora import load_lora
-    from ..lora.file_cache import file_key
-
-    memo = (file_key(path), hash(frozenset(targets.items())))
-    loaded = _LOADED.pop(memo, None)
-    if loaded is None:
-        loaded = load_lora(path, targets)
-    _LOADED[memo] = loaded
-    while len(_LOADED) > _LOADED_SIZE:
-        _LOADED.pop(next(iter(_LOADED)))
+    """``LoadedLora`` of ``path`` for ``targets`` (``host.lora_apply.load_for``: parsed file from the shared file
+    cache, matched result cached on the file's identity and the targets) and its UNet part ``{key: [adapter, …]}``."""
+    loaded = lora_apply.load_for(path, targets)
     return loaded, {k: v for k, v in loaded.by_target.items() if k.startswith("diffusion_model.")}

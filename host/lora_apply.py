@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from collections import OrderedDict
 
 from ..lora import LoraFileError, block_multipliers, block_vector, load_lora, trigger_words
@@ -27,7 +28,7 @@ from .weight_adapter import patches_for
 __all__ = ["LoraRequest", "apply_loras", "load_for", "model_targets", "resolve_lora", "validate_common"]
 
 _CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 8
+_CACHE_SIZE = 16   # matched results; the parsed files themselves are bounded by bytes in lora.file_cache
 
 
 def validate_common(lora_name=None, schedule=None, block_weights=None, label="lora_name"):
@@ -53,14 +54,25 @@ def validate_common(lora_name=None, schedule=None, block_weights=None, label="lo
 # -- loading ----------------------------------------------------------------------------------------------------
 
 
+_SHAPES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _module_shapes(module, unet_only):
+    """``{key: shape}`` of a torch module's state dict, computed once per module object (shapes never change)."""
+    hit = _SHAPES.get(module)
+    if hit is None:
+        hit = _SHAPES[module] = {k: tuple(v.shape) for k, v in module.state_dict().items()
+                                 if not unet_only or k.startswith("diffusion_model.")}
+    return hit
+
+
 def model_targets(model=None, clip=None):
     """``{patch key: shape}`` of a ModelPatcher's UNet and a CLIP's text encoders (ComfyUI key names)."""
     targets = {}
     if model is not None:
-        targets.update({k: tuple(v.shape) for k, v in model.model.state_dict().items()
-                        if k.startswith("diffusion_model.")})
+        targets.update(_module_shapes(model.model, True))
     if clip is not None:
-        targets.update({k: tuple(v.shape) for k, v in clip.patcher.model.state_dict().items()})
+        targets.update(_module_shapes(clip.patcher.model, False))
     return targets
 
 

@@ -59,14 +59,23 @@ def _te_signature(entry, path):
 
 
 def _line_loras(model, clip, line, label, mode, targets):
-    """``(clip for this line, [(use name, unet adapters, slots, block ratios, description)], text-encoder
-    signature of the line's LoRAs)``."""
+    """``(() -> clip for this line, [(use name, unet adapters, slots, block ratios, description)], text-encoder
+    signature of the line's LoRAs)``; the line's CLIP (a clone with its text-encoder LoRA patches) is only built
+    when an encode needs it, i.e. on a ``cond_cache`` miss."""
     try:
         _, networks = parse_extra_networks(line)
         entries = lora_entries(networks)
         if not entries:
-            return clip, [], ()
-        line_clip = ForgelineApplyPromptLoras.execute(model, clip, text=line, mode=mode).result[1]
+            return (lambda: clip), [], ()
+        built = []
+
+        def line_clip():
+            if not built:
+                try:
+                    built.append(ForgelineApplyPromptLoras.execute(model, clip, text=line, mode=mode).result[1])
+                except OSError as e:        # the caller names the line
+                    raise ValueError(str(e)) from None
+            return built[0]
         uses, seen, te_sig = [], {}, []
         for entry in entries:
             path = hb.lora_path(entry["name"])
@@ -171,9 +180,9 @@ class ForgelineBatchPrompts(io.ComfyNode):
             try:
                 # encoded once per (base CLIP, line's text-encoder LoRAs, text): cached across jobs (cond_cache)
                 positives.append(cond_cache.SHARED.get(owner, (shared, te_sig, line, False),
-                                                       lambda: _encode(line_clip, line, False, opts)))
+                                                       lambda: _encode(line_clip(), line, False, opts)))
                 negs.append(cond_cache.SHARED.get(owner, (shared, te_sig, negatives[i], True),
-                                                  lambda: _encode(line_clip, negatives[i], True, opts)))
+                                                  lambda: _encode(line_clip(), negatives[i], True, opts)))
             except ValueError as e:
                 raise ValueError(f"Batch prompts (A1111): {labels[i]}: {e}") from None
             per_line.append(uses)

@@ -200,7 +200,7 @@ def train_lora_acrf(g: UIGraph):
                      height=64, batch_size=1, color=c) for i, c in enumerate(colors)]
     batch = images[0][0]
     for i, img in enumerate(images[1:]):
-        batch = g.node("ImageBatch", (1, 6 + 6 * i), image1=batch, image2=img[0])[0]
+        batch = g.node("ImageBatch", (1, 6 + 6 * i), title="Batch Images", image1=batch, image2=img[0])[0]
     caption = g.node("CLIPTextEncode", (1, 0), title="Caption (all images)", clip=loader["CLIP"],
                      text="a photo of sks")
     train = g.node("ForgelineTrainLoraACRF", (2, 0), model=loader["MODEL"], captions=caption[0], images=batch,

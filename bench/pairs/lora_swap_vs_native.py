@@ -6,7 +6,10 @@ Each job is txt2img of one prompt with ONE LoRA, the LoRA alternating between th
 ff, with text-encoder keys) and the LCM-LoRA-shaped rank-8 LoRA (every conv + linear) from job to job. The pair's
 timed runs interleave the two sides (so each Forgeline job also pays ComfyUI un-patching the previous native job's
 weights); ``extra`` also queues 6 jobs of each side in a row, the issue's scenario, and reports the median time
-per job after the first (``sequence_*``), and the server's peak RSS after one batch of 16 prompts with 16
+per job after the first (``sequence_*``), the same for 6 native jobs WITHOUT any LoRA (``sequence_plain_*``: the
+floor under any way of swapping, since every job still samples and decodes; ``floor_ratio`` = plain / native swap
+job is the lowest ratio any swap could reach, ``swap_cost_ratio`` = (pack − plain) / (native − plain) what the swap
+itself costs on each side), and the server's peak RSS after one batch of 16 prompts with 16
 different LoRAs (every one then in the parsed-file cache). Goal: time per job ratio <= 0.5.
 """
 from __future__ import annotations
@@ -41,6 +44,11 @@ def baseline(i):
     return native_graph(20_000 + i, STEPS, _line(i))
 
 
+def plain(i):
+    """The same job with no LoRA at all (native CheckpointLoader + CLIPTextEncode + KSampler)."""
+    return native_graph(20_000 + i, STEPS, [("a photo of a cat", None, 0.0)])
+
+
 def _peak_rss_mb(server):
     try:
         with open(f"/proc/{server.proc.pid}/status") as f:
@@ -68,9 +76,13 @@ def _extra(client, server):
     try:
         seq_pack = _sequence(client, pack, base=1000)
         seq_native = _sequence(client, baseline, base=3000)
+        seq_plain = _sequence(client, plain, base=5000)
         p, n = statistics.median(seq_pack[1:]), statistics.median(seq_native[1:])
+        f = statistics.median(seq_plain[1:])
         out.update(sequence_pack_per_job_s=round(p, 4), sequence_native_per_job_s=round(n, 4),
-                   sequence_ratio=round(p / n, 4), sequence_first_job_s=[round(seq_pack[0], 3), round(seq_native[0], 3)])
+                   sequence_ratio=round(p / n, 4), sequence_first_job_s=[round(seq_pack[0], 3), round(seq_native[0], 3)],
+                   sequence_plain_per_job_s=round(f, 4), floor_ratio=round(f / n, 4),
+                   swap_cost_ratio=round((p - f) / (n - f), 4) if n > f else None)
     except Exception as e:
         out["sequence_error"] = f"{type(e).__name__}: {e}"[:300]
     out.update({f"rss_before_16_{k}_mb": v for k, v in _peak_rss_mb(server)})

@@ -4,7 +4,6 @@ import pytest
 
 from forgeline.tests.e2e.graphs import txt2img
 from forgeline.tests.e2e.graphs_lora import lcm_txt2img, lora_txt2img, plot_graph, prompt_tag_txt2img
-from forgeline.tests.e2e.conftest import known_033
 
 
 def _images(result):
@@ -45,7 +44,6 @@ def _native_lora(graph, lora, strength_model, strength_clip, node_id="native_lor
     return graph
 
 
-@known_033
 def test_static_scheduled_and_tag_loras_equal_their_references(client):
     """References: ComfyUI's LoraLoader at the same strengths (ComfyUI merges kohya LoRA as W + s·up·down·alpha/r,
     the same formula), and a schedule of constant keyframes equal to the constant strength."""

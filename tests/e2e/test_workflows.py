@@ -7,7 +7,6 @@ import pytest
 
 from forgeline.scripts.forgeline_client import quick_overrides
 from forgeline.scripts.workflow_convert import dumps, ui_to_api
-from forgeline.tests.e2e.conftest import known_033
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "example_workflows"
 NAMES = sorted(p.stem for p in EXAMPLES.glob("*.json"))
@@ -26,8 +25,7 @@ def object_info(client):
     return client.object_info()
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=known_033) if n.startswith("Train a LoRA") else n
-                                  for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_api_twin_is_not_stale(object_info, name):
     ui = json.loads((EXAMPLES / f"{name}.json").read_text())
     assert dumps(ui_to_api(ui, object_info)) == (EXAMPLES / "api" / f"{name}.json").read_text(), \
