@@ -42,6 +42,7 @@ Step-scheduled strength: per image and use, loractl keyframes (:mod:`.loractl`) 
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import torch
@@ -189,8 +190,7 @@ class BatchedLora:
                 raise ValueError(f"LoRA '{self.uses[u].name}': only a plain delta can patch the bias '{key}'")
             return _Term(u, "bias", (adapter.tensors["diff"].to(cd).reshape(-1),), ratio)
         if getattr(adapter, "kind", None) == "lora" and getattr(adapter, "dora_scale", None) is None:
-            up, down = lora_factors(adapter, shape, dtype=cd)
-            return _Term(u, "low_rank", (up, down.reshape((down.shape[0],) + tuple(shape[1:]))), ratio)
+            return _Term(u, "low_rank", _low_rank_factors(adapter, shape, cd), ratio)
         if self.weight_of is None:
             raise ValueError(f"LoRA '{self.uses[u].name}' ({adapter.kind}) on '{key}' needs the pristine weight")
         weight = self.weight_of(key).detach().to(device="cpu", dtype=cd)
@@ -313,6 +313,30 @@ class BatchedLora:
                     y.unflatten(0, (k, batch))[:, a:b].add_(d.expand((xs.shape[0],) + tuple(y.shape[1:]))
                                                             .unflatten(0, (k, b - a)))
         return y
+
+
+_FACTORS: dict = {}     # id(adapter) -> (weak reference to it, {(shape, dtype): (up, down)})
+
+
+def _low_rank_factors(adapter, shape, dtype=torch.float32):
+    """``(up, down)`` of a plain ``lora`` adapter for a layer of ``shape`` (``delta.lora_factors``, alpha/r folded
+    into ``up``, ``down`` shaped as the layer's kernel), computed once per adapter object while it is alive: a
+    queued job that uses a cached LoRA file again (``lora.file_cache``) builds its engine without recomputing or
+    reallocating any factor."""
+    entry = _FACTORS.get(id(adapter))
+    if entry is None or entry[0]() is not adapter:
+        key = id(adapter)
+
+        def forget(ref, key=key):
+            if _FACTORS.get(key, (None,))[0] is ref:
+                del _FACTORS[key]
+        entry = _FACTORS[key] = (weakref.ref(adapter, forget), {})
+    memo = (tuple(shape), dtype)
+    hit = entry[1].get(memo)
+    if hit is None:
+        up, down = lora_factors(adapter, shape, dtype=dtype)
+        hit = entry[1][memo] = (up, down.reshape((down.shape[0],) + tuple(shape[1:])))
+    return hit
 
 
 def _add_up(y, h, up, conv, chunks, batch, a, b, full):

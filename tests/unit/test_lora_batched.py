@@ -178,3 +178,32 @@ def test_refuses_norm_weights_and_unknown_keys():
         eng.add(0, "N", {"m.other.weight": [bad]}, _const(1.0))
     with pytest.raises(ValueError, match="outside the batch"):
         eng.add(3, "N", {}, _const(1.0))
+
+
+def test_factors_are_built_once_per_adapter_and_stay_exact():
+    """A second engine over the same adapter object (a queued job reusing a cached LoRA file) gets the factors
+    the first one built, and still the hand reference; another adapter object, or another layer shape, gets its
+    own."""
+    key = "m.lin.weight"
+    out, inp = 4, 3
+    a = _lora(key, out, inp, rank=2, alpha=1.0, seed=5)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, inp, generator=g, dtype=D)
+    engines = []
+    for strength in (0.5, -2.0):
+        eng = _engine(1, {key: (out, inp)})
+        eng.add(0, "A", {key: [a]}, _const(strength))
+        eng.begin_run(1)
+        eng.begin_call(2, {"loractl": 0, "exact": 0})
+        y = eng.apply("m.lin", x, torch.zeros(2, out, dtype=D))
+        eng.end_call()
+        ref = strength * 0.5 * torch.einsum("or,ri,ni->no", a.tensors["up"], a.tensors["down"], x)
+        assert torch.allclose(y, ref, rtol=1e-12, atol=1e-12)
+        engines.append(eng)
+    first, second = (e.layers["m.lin"]["weight"][0].tensors for e in engines)
+    assert first[0] is second[0] and first[1] is second[1]
+    other = _lora(key, out, inp, rank=2, alpha=1.0, seed=5)        # equal content, another object
+    eng = _engine(1, {key: (out, inp)})
+    eng.add(0, "A", {key: [other]}, _const(1.0))
+    eng.build()
+    assert eng.layers["m.lin"]["weight"][0].tensors[0] is not first[0]
