@@ -23,8 +23,10 @@ entry holds its step-0 strength.
 from __future__ import annotations
 
 import uuid
+import weakref
 
 import comfy.patcher_extension as pe
+import comfy.utils
 
 from ..lora import keyframe_weight, sampler_step_weight
 from ..lora.requests import step0_weight
@@ -64,13 +66,23 @@ class ScheduleEntry:
 
 
 class ScheduledWeight:
-    """ComfyUI ``weight_function`` for one key of one entry: ``weight -> round(weight + scale·U)``."""
+    """ComfyUI ``weight_function`` for one key of one entry: ``weight -> round(weight + scale·U)``.
 
-    def __init__(self, entry, layer):
+    Whether the weight handed over is a scratch copy (merged in place) depends on the cast path: ComfyUI's classic
+    ``cast_bias_weight`` (0.3.75 and 0.33 ``comfy/ops.py``) copies the weight whenever the module has a weight
+    function; 0.33's dynamic-VRAM path (modules carrying ``_v``, ``resolve_cast_module_with_vbar``) may hand over
+    the resident VRAM weight itself, which must not be touched."""
+
+    def __init__(self, entry, layer, module=None):
         self.entry, self.layer = entry, layer
+        self._module = weakref.ref(module) if module is not None else None
+
+    def handed_a_copy(self):
+        module = self._module() if self._module is not None else None
+        return module is not None and not hasattr(module, "_v")
 
     def __call__(self, weight):
-        return self.layer.merged(weight, {self.entry.id: self.entry.scale})
+        return self.layer.merged(weight, {self.entry.id: self.entry.scale}, owned=self.handed_a_copy())
 
     def move_to(self, device=None):
         return self.layer.move_to(device) if device is not None else 0
@@ -91,7 +103,8 @@ def add_scheduled_lora(model, request, patches, unet_slots):
         for adapter, ratio in patch.items:
             layer.add(entry.id, adapter, ratio)
         entry.layers[key] = layer
-        model.add_weight_wrapper(key, ScheduledWeight(entry, layer))
+        model.add_weight_wrapper(key, ScheduledWeight(entry, layer, comfy.utils.get_attr(model.model,
+                                                                                         key.rpartition(".")[0])))
     opts = model.model_options.setdefault("transformer_options", {})
     opts[SCHEDULES] = list(opts.get(SCHEDULES, ())) + [entry]
     if not model.get_wrappers(pe.WrappersMP.SAMPLER_SAMPLE, WRAPPER_KEY):

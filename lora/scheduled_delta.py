@@ -13,9 +13,11 @@ applied; under ComfyUI's dynamic VRAM a cast copy of a read-only file-backed ten
 ever modified — the reason for this design (ComfyUI 0.33 ``comfy/ops.py`` ``cast_bias_weight`` applies
 ``weight_function`` entries to the cast weight on both the classic and the dynamic path).
 
-Cost: the merged weight is cached per layer and reused while the strengths and the incoming weight tensor (same
-object, same version counter) are unchanged, so a forward with unchanged strengths costs a lookup; a change costs
-one ``addmm`` per layer (what re-merging from pristine costs).
+Cost: one ``addmm`` per layer when the strengths change (what re-merging from pristine costs), done in place on a
+scratch copy the host hands over (``merged(..., owned=True)``; ComfyUI's classic cast path makes a fresh copy for
+every forward of a module with a weight function, so there every forward merges, in one pass). Where the same tensor
+comes back (same object, same version counter: the dynamic-VRAM resident weight) with unchanged strengths, the
+merged weight is reused at the cost of a lookup.
 """
 from __future__ import annotations
 
@@ -81,8 +83,13 @@ class ScheduledLayer:
         """The per-LoRA strengths this layer sees (a LoRA with block weight 0 here never changes it)."""
         return tuple(float(scales.get(n, 0.0)) for n in self.names)
 
-    def merged(self, weight, scales):
-        """``round(W + Σ s·U)`` for ``weight`` at ``scales`` ``{lora name: strength}`` (see module docstring)."""
+    def merged(self, weight, scales, owned=False):
+        """``round(W + Σ s·U)`` for ``weight`` at ``scales`` ``{lora name: strength}`` (see module docstring).
+
+        ``owned=True``: ``weight`` is a scratch copy the caller made for this call (ComfyUI's classic cast path
+        copies the weight whenever a weight function is installed, ``comfy/ops.py`` ``cast_bias_weight``
+        ``copy=weight_has_function``); an fp32 contiguous one is then merged in place (the same values, one pass
+        and one allocation fewer). Never set it for a weight someone else keeps (a resident VRAM copy)."""
         effective = self.effective(scales)
         version = _version(weight)
         cache = self._cache
@@ -91,21 +98,23 @@ class ScheduledLayer:
         if not any(effective):
             out = weight
         else:
-            out = self._compute(weight, effective)
+            out = self._compute(weight, effective, owned)
+            version = _version(weight)          # after an in-place merge: ``weight`` now holds the result
         self._cache = (weakref.ref(weight), version, effective, out)
         return out
 
-    def _compute(self, weight, effective):
+    def _compute(self, weight, effective, owned=False):
         w = weight.to(torch.float32)
-        acc = w.reshape(self.out_features, -1).clone()
+        if self.dense and (self._dense_deltas is None or self._dense_deltas[0].device != w.device):
+            self._dense_deltas = [adapter_update(a, w, dtype=torch.float32).reshape(self.out_features, -1)
+                                  for _, a, _ in self.dense]        # from W, before any in-place update
+        in_place = (owned or w is not weight) and w.is_contiguous()     # a dtype conversion is a fresh tensor too
+        acc = w.view(self.out_features, -1) if in_place else w.reshape(self.out_features, -1).clone()
         strengths = torch.tensor(effective, dtype=torch.float32, device=w.device)
         if self.low_rank:
             self._build(w.device)
             acc.addmm_(self.up_cat * (self.col_scale * strengths[self.col_owner]), self.down_cat)
         if self.dense:
-            if self._dense_deltas is None or self._dense_deltas[0].device != w.device:
-                self._dense_deltas = [adapter_update(a, w, dtype=torch.float32).reshape(self.out_features, -1)
-                                      for _, a, _ in self.dense]
             for (name, _, block), delta in zip(self.dense, self._dense_deltas):
                 acc.add_(delta, alpha=block * effective[self.names.index(name)])
         self.merges += 1

@@ -54,14 +54,15 @@ def _merge_costs():
     comfy_s = time.perf_counter() - t
     scheduled, _, _ = ll.apply_loras(model, None, [ll.LoraRequest(STYLE, schedule="0@0,1@1")])
     wrappers = [fns[0] for fns in scheduled.weight_wrapper_patches.values()]
+    copies = {w.layer.key: sd[w.layer.key].clone() for w in wrappers}     # what cast_bias_weight hands over
     t = time.perf_counter()
     for w in wrappers:
         w.entry.scale = 0.75
-        w(sd[w.layer.key])
+        w(copies[w.layer.key])
     merge_s = time.perf_counter() - t
     t = time.perf_counter()
     for w in wrappers:
-        w(sd[w.layer.key])
+        w(copies[w.layer.key])
     cached_s = time.perf_counter() - t
     elements = sum(sd[w.layer.key].numel() for w in wrappers)
     return {"layers": len(wrappers), "weight_elements": elements, "per_step_merge_s": round(merge_s, 4),

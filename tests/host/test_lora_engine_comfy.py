@@ -235,7 +235,8 @@ def test_30_step_ramp_equals_from_pristine_merges(sd15):
     delta = ref_update(adapter, w0.double())
     wrapper = m.weight_wrapper_patches[key][0]
     seen = []
-    sc.on_call(m, "zz_probe", lambda ctx, mo: seen.append((ctx.step, wrapper(w0).clone())))
+    # handed a scratch copy, as ComfyUI's cast_bias_weight hands every weight function (copy=weight_has_function)
+    sc.on_call(m, "zz_probe", lambda ctx, mo: seen.append((ctx.step, wrapper(w0.clone()).clone())))
     _sample(m, c, steps=30, sampler="euler")
     assert [s for s, _ in seen] == list(range(30))
     for i, live in seen:
