@@ -48,20 +48,38 @@ def _baseline():
     from comfy_extras.nodes_train import TrainLoraNode
 
     s = _state
+    kwargs = dict(
+        model=[s["model"]], latents=[{"samples": s["latents"][i:i + 1]} for i in range(4)], positive=[s["cond"]],
+        batch_size=[BATCH],
+        grad_accumulation_steps=[1], steps=[1], learning_rate=[1e-4], rank=[RANK], optimizer=["AdamW"],
+        loss_function=["MSE"], seed=[0], training_dtype=["fp32"], lora_dtype=["fp32"], algorithm=["LoRA"],
+        gradient_checkpointing=[False], existing_lora=["[None]"])
+    # inputs a newer ComfyUI added (0.33: quantized_backward, checkpoint_depth, offloading, bucket_mode,
+    # bypass_mode) at the node's own defaults, as the editor would send them
+    added = {i.id: [i.default] for i in TrainLoraNode.define_schema().inputs
+             if i.id not in kwargs and getattr(i, "default", None) is not None}
+    s["native_defaults"] = sorted(added)
     with torch.inference_mode():
-        out = TrainLoraNode.execute(
-            model=[s["model"]], latents=[{"samples": s["latents"][i:i + 1]} for i in range(4)], positive=[s["cond"]],
-            batch_size=[BATCH],
-            grad_accumulation_steps=[1], steps=[1], learning_rate=[1e-4], rank=[RANK], optimizer=["AdamW"],
-            loss_function=["MSE"], seed=[0], training_dtype=["fp32"], lora_dtype=["fp32"], algorithm=["LoRA"],
-            gradient_checkpointing=[False], existing_lora=["[None]"])
-    lora = out.result[1] if hasattr(out, "result") else out[1]
-    s["baseline_params"] = sum(v.numel() for v in lora.values())
+        out = TrainLoraNode.execute(**kwargs, **added)
+    result = out.result if hasattr(out, "result") else out
+    # 0.3.75 returns (model, lora, loss map, steps), 0.33 (lora, loss map, steps): the dict with LoRA keys
+    lora = next(r for r in result if isinstance(r, dict) and any("lora" in str(k) for k in r))
+    s["baseline_params"] = _numel(lora)
+
+
+def _numel(value):
+    """Elements of the tensors in TrainLoraNode's LoRA output (a dict of tensors; 0.33 nests lists)."""
+    if isinstance(value, dict):
+        return sum(_numel(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_numel(v) for v in value)
+    return value.numel() if hasattr(value, "numel") else 0
 
 
 def _extra():
     return {"trainable_params_pack": _state.get("pack_params"), "trainable_params_native": _state.get("baseline_params"),
-            "rank": RANK, "batch": BATCH, "image": "64x64 (latent 8x8)"}
+            "rank": RANK, "batch": BATCH, "image": "64x64 (latent 8x8)",
+            "native_inputs_at_default": ", ".join(_state.get("native_defaults") or []) or "none"}
 
 
 PAIRS = [
