@@ -182,8 +182,7 @@ def test_refuses_norm_weights_and_unknown_keys():
 
 def test_factors_are_built_once_per_adapter_and_stay_exact():
     """A second engine over the same adapter object (a queued job reusing a cached LoRA file) gets the factors
-    the first one built, and still the hand reference; another adapter object, or another layer shape, gets its
-    own."""
+    the first one built, and still the hand reference; another adapter object (equal content) gets its own."""
     key = "m.lin.weight"
     out, inp = 4, 3
     a = _lora(key, out, inp, rank=2, alpha=1.0, seed=5)

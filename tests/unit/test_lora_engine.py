@@ -113,3 +113,23 @@ def test_inference_mode_weights_have_no_version_and_still_merge():
     got = layer.merged(w, {"A": 0.5})
     assert rel_err(got, w.double() + 0.5 * delta64(up, down, 2.0)) <= 2e-7
     assert layer.merged(w, {"A": 0.5}) is got
+
+
+def test_owned_scratch_copy_is_merged_in_place_with_the_same_values():
+    """``owned=True`` (the host's scratch copy): the result lives in the handed tensor's memory, equal to the float64 merge and
+    bit-equal to the copying path; the dense delta (DoRA/LoHa) is taken from W before the in-place update."""
+    w = rnd(32, 24, scale=0.02).float()
+    up, down = rnd(32, 3, scale=0.05), rnd(3, 24, scale=0.05)
+    w1a, w1b, w2a, w2b = rnd(32, 2, scale=0.1), rnd(2, 24, scale=0.1), rnd(32, 2, scale=0.1), rnd(2, 24, scale=0.1)
+    loha = Adapter(module="m", kind="loha", tensors={"w1a": w1a.float(), "w1b": w1b.float(), "w2a": w2a.float(),
+                                                    "w2b": w2b.float()}, alpha=2.0)
+    copying, owning = ScheduledLayer("lin", w.shape), ScheduledLayer("lin", w.shape)
+    for layer in (copying, owning):
+        layer.add("A", lora(up, down, 3.0))
+        layer.add("H", loha)
+    scratch = w.clone()
+    got = owning.merged(scratch, {"A": 0.7, "H": 0.4}, owned=True)
+    assert got.data_ptr() == scratch.data_ptr()          # merged into the scratch copy, no new buffer
+    assert torch.equal(got, copying.merged(w, {"A": 0.7, "H": 0.4}))
+    ref = w.double() + 0.7 * delta64(up, down, 3.0) + 0.4 * ((w1a @ w1b) * (w2a @ w2b)) * (2.0 / 2)
+    assert rel_err(got, ref) <= 2e-7
