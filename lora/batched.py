@@ -36,6 +36,10 @@ rows and ``k`` chunks holds ``B = N / k`` images and row ``n`` is image ``n mod 
 uncond rows of image ``b`` get image ``b``'s LoRA, as in a single run of that image (the LoRA patches the model,
 not a prompt).
 
+Every-row mode (``every_row=True``, one "image"): the engine applies its uses to every row of every model call,
+whatever the batch and CFG layout — scheduled strength for a whole batch (``host/lora_schedule.py``), the same
+per-layer algebra with no gather (one ``addmm`` into the layer's output per term).
+
 Step-scheduled strength: per image and use, loractl keyframes (:mod:`.loractl`) give a per-step table at run start
 (:meth:`BatchedLora.begin_run`): ``mode="loractl"`` indexed by A1111's ``sampling_step`` (loractl's one-step lag),
 ``mode="exact"`` by the sampler step; constant strengths are plain numbers.
@@ -117,10 +121,13 @@ class BatchedLora:
     ``images``: the batch size. ``shapes``: ``{weight or bias key: shape}``; ``weight_of(key)`` returns the
     pristine weight (only read, for (IA)³ / DoRA updates). Register uses with :meth:`add`, then :meth:`build`."""
 
-    def __init__(self, images, shapes, weight_of=None, compute_dtype=torch.float32):
+    def __init__(self, images, shapes, weight_of=None, compute_dtype=torch.float32, every_row=False):
         if images < 1:
             raise ValueError("per-image LoRA needs at least one image")
+        if every_row and images != 1:
+            raise ValueError("every-row mode applies one LoRA set to all rows: images must be 1")
         self.images = int(images)
+        self.every_row = bool(every_row)
         self.shapes = {k: tuple(v) for k, v in shapes.items()}
         self.weight_of = weight_of
         self.compute_dtype = compute_dtype
@@ -128,6 +135,7 @@ class BatchedLora:
         self.layers: dict = {}         # module name -> {"weight": [terms], "bias": [terms]}
         self.built = False
         self._device_cache: dict = {}
+        self._terms: dict = {}         # every-row mode: (module, term) -> (input token, strength-1 term)
         self._call = None
         self._run_ready = False
 
@@ -206,6 +214,7 @@ class BatchedLora:
             use.tables = {img: step_table(s[pass_], use.strengths[img], steps, use.mode)
                           for img, s in use.slots.items()}
         self._call = None
+        self._terms.clear()
         self._run_ready = True
 
     def strengths_at(self, index_by_mode):
@@ -238,6 +247,8 @@ class BatchedLora:
                     a = None
             per_use.append(runs)
         self._call = {"chunks": int(chunks), "uses": per_use}
+        if self.every_row:                   # one image: each use's strength is a plain number for this call
+            self._call["scalar"] = [runs[0][2][0].item() if runs else 0.0 for runs in per_use]
         return per_use
 
     def end_call(self):
@@ -262,24 +273,29 @@ class BatchedLora:
         return hit
 
     def release(self):
-        """Drop the factors moved to accelerators (kept between calls of one run)."""
+        """Drop the factors moved to accelerators (kept between calls of one run) and the kept terms."""
         self._device_cache.clear()
+        self._terms.clear()
         self._call = None
 
     def has_layer(self, module):
         return module in self.layers
 
-    def apply(self, module, x, y, stride=1, padding=0, dilation=1, groups=1):
+    def apply(self, module, x, y, stride=1, padding=0, dilation=1, groups=1, input_token=None):
         """``y`` (the layer's own output for input ``x``) plus every use's term on its rows; returns ``y``.
 
         Call between :meth:`begin_call` and :meth:`end_call`. ``y`` is added to **in place** (a Linear/Conv2d
-        output is a fresh tensor); rows of images without a term are not touched."""
+        output is a fresh tensor); rows of images without a term are not touched. ``input_token`` (every-row mode):
+        a value the caller guarantees to be equal only between calls whose ``x`` is equal (cross-attention K/V on
+        an unchanged text conditioning); see :meth:`_apply_every_row`."""
         layer = self.layers.get(module)
         if layer is None or self._call is None:
             return y
         conv = layer["shape"] is not None and len(layer["shape"]) == 4
         if conv and groups != 1:
             raise ValueError(f"per-image LoRA on '{module}': grouped convolutions are not supported")
+        if self.every_row:
+            return self._apply_every_row(module, layer, conv, x, y, (stride, padding, dilation), input_token)
         dtype, device = y.dtype, y.device
         k, batch = self._call["chunks"], self.images
         if x.shape[0] != k * batch or y.shape[0] != k * batch:
@@ -312,6 +328,50 @@ class BatchedLora:
                 else:
                     y.unflatten(0, (k, batch))[:, a:b].add_(d.expand((xs.shape[0],) + tuple(y.shape[1:]))
                                                             .unflatten(0, (k, b - a)))
+        return y
+
+
+    def _apply_every_row(self, module, layer, conv, x, y, geometry, token):
+        """Every-row mode: ``y += s·up(down(x))`` (low rank, fused into one ``addmm_``/``baddbmm_`` with ``alpha=s``),
+        ``y += s·(x·Uᵀ)`` (dense), ``y += s·Δb`` (bias), with ``s`` the call's strength × block ratio.
+
+        With ``input_token``: the strength-1 term ``T = up(down(x))`` of a low-rank adapter is kept per layer and
+        reused while the token is unchanged, so a step whose strength changes costs one ``y += s·T`` there (the
+        term is linear in ``s``; the sum is the same up to fp rounding of the one extra product)."""
+        stride, padding, dilation = geometry
+        dtype, device = y.dtype, y.device
+        scalars = self._call["scalar"]
+        for term in layer["weight"] + layer["bias"]:
+            s = scalars[term.use] * term.ratio
+            if s == 0.0:
+                continue
+            if term.kind == "low_rank":
+                up, down = self._factors(term, device, dtype)
+                if token is not None:
+                    memo = self._terms.get((module, id(term)))
+                    if memo is None or memo[0] != token or memo[1].shape != y.shape or memo[1].dtype != dtype \
+                            or memo[1].device != device:
+                        h = F.conv2d(x, down, None, stride, padding, dilation) if conv else F.linear(x, down)
+                        memo = (token, F.conv2d(h, up[:, :, None, None]) if conv else F.linear(h, up))
+                        self._terms[(module, id(term))] = memo
+                    y.add_(memo[1], alpha=s)
+                    continue
+                h = F.conv2d(x, down, None, stride, padding, dilation) if conv else F.linear(x, down)
+                if not y.is_contiguous():
+                    y.add_(F.conv2d(h, up[:, :, None, None]) if conv else F.linear(h, up), alpha=s)
+                elif conv:
+                    m = y.shape[0]
+                    y.view(m, y.shape[1], -1).baddbmm_(up.expand(m, -1, -1), h.reshape(m, h.shape[1], -1), alpha=s)
+                else:
+                    y.view(-1, y.shape[-1]).addmm_(h.reshape(-1, h.shape[-1]), up.t(), alpha=s)
+            elif term.kind == "dense":
+                (u,) = self._factors(term, device, dtype)
+                y.add_(F.conv2d(x, u, None, stride, padding, dilation) if conv else F.linear(x, u), alpha=s)
+            else:
+                (db,) = self._factors(term, device, dtype)
+                shape = [1] * y.dim()
+                shape[1 if conv else -1] = -1
+                y.add_(db.reshape(shape), alpha=s)
         return y
 
 

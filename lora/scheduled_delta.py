@@ -1,5 +1,6 @@
 """Scheduled LoRA strength as a weight function: ``W_run = W + Σ_i s_i(step) · U_i`` computed from the weight the host
-hands over, never written back (pure torch; the ComfyUI side is ``host/lora_schedule.py``).
+hands over, never written back (pure torch; the ComfyUI side is ``host/lora_schedule.py``, which routes the dense
+formats here and runs low-rank LoRA/LoCon on the activations with ``lora.batched.BatchedLora`` instead).
 
 Rule: for one weight key with scheduled LoRAs ``i`` (strength table ``s_i`` per step, block weight ``b_i``):
 

@@ -1,12 +1,11 @@
 """LoRA pairs: scheduled strength vs the same LoRA static and vs ComfyUI's hooks doing the same ramp; LCM-LoRA
-4-step vs 25-step Euler a. ``extra`` adds the in-process cost of one per-step merge of every scheduled layer
-(``lora.ScheduledLayer`` through its weight wrapper) and of an unchanged step (cache hit), against ComfyUI's
-``calculate_weight`` path for the same LoRA, and the server's peak RSS (``VmHWM``)."""
+4-step vs 25-step Euler a. ``extra`` adds how many layers the scheduled LoRA runs on the activations (forward
+hooks) and through weight wrappers (``host/lora_schedule.py``), and the server's peak RSS (``VmHWM``)."""
 from __future__ import annotations
 
-import time
+import statistics
 
-from harness import WorkflowPair
+from harness import WorkflowPair, server_seconds
 
 from forgeline.tests.e2e.graphs import txt2img
 from forgeline.tests.e2e.graphs_lora import hooks_txt2img, lcm_txt2img, lora_txt2img
@@ -26,53 +25,71 @@ def _peak_rss_mb(server):
     return None
 
 
-def _merge_costs():
-    """In-process: one full per-step merge of the scheduled weight wrappers (every layer of the rank-16 style LoRA,
-    ``lora.ScheduledLayer``) vs ComfyUI's generic patch path for the same LoRA."""
+def _paths():
+    """In-process: how many of the bench LoRA's scheduled layers run on the activations (forward hooks) and how
+    many keys through ComfyUI weight wrappers (``host/lora_schedule.py``), beside its constant patch count."""
     from comfy_host import add_to_sys_path
 
     add_to_sys_path()
     from comfy.cli_args import args
 
     args.cpu = True
-    import torch
-    import comfy.lora
     import comfy.sd
     import folder_paths
     from forgeline.host import lora_apply as ll
+    from forgeline.host import lora_schedule
     from forgeline.scripts.comfy_server import MODELS_CACHE
     from forgeline.tests.fixtures.fixture_loras import ensure_loras
 
     folder_paths.add_model_folder_path("loras", str(ensure_loras(MODELS_CACHE)))
     path = MODELS_CACHE / "checkpoints" / "forgeline_random_sd15_standin.safetensors"
-    model, clip, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=True)
-    m, _, _ = ll.apply_loras(model, None, [ll.LoraRequest(STYLE)])
-    sd = model.model.state_dict()
-    t = time.perf_counter()
-    for key, patches in m.patches.items():
-        comfy.lora.calculate_weight(patches, sd[key].to(torch.float32, copy=True), key)
-    comfy_s = time.perf_counter() - t
+    model, _, _, _ = comfy.sd.load_checkpoint_guess_config(str(path), output_vae=False, output_clip=False)
     scheduled, _, _ = ll.apply_loras(model, None, [ll.LoraRequest(STYLE, schedule="0@0,1@1")])
-    wrappers = [fns[0] for fns in scheduled.weight_wrapper_patches.values()]
-    copies = {w.layer.key: sd[w.layer.key].clone() for w in wrappers}     # what cast_bias_weight hands over
-    t = time.perf_counter()
-    for w in wrappers:
-        w.entry.scale = 0.75
-        w(copies[w.layer.key])
-    merge_s = time.perf_counter() - t
-    t = time.perf_counter()
-    for w in wrappers:
-        w(copies[w.layer.key])
-    cached_s = time.perf_counter() - t
-    elements = sum(sd[w.layer.key].numel() for w in wrappers)
-    return {"layers": len(wrappers), "weight_elements": elements, "per_step_merge_s": round(merge_s, 4),
-            "unchanged_step_s": round(cached_s, 6), "comfy_calculate_weight_s": round(comfy_s, 4)}
+    (entry,) = scheduled.model_options["transformer_options"][lora_schedule.SCHEDULES]
+    return {"hooked_layers": len(entry.engine.layers), "weight_wrapper_keys": len(scheduled.weight_wrapper_patches),
+            "constant_patched_keys": len(ll.apply_loras(model, None, [ll.LoraRequest(STYLE)])[0].patches)}
+
+
+def _consecutive(client, pack, baseline, runs=4):
+    """Each side queued ``runs`` times in a row after one untimed job of its own (the pair alternates sides, so
+    there ComfyUI re-patches the constant LoRA before every baseline job; here it stays patched, as when a user
+    queues one workflow again and again): server-side medians and their ratio."""
+    medians = {}
+    for name, build, base in (("baseline", baseline, 6000), ("pack", pack, 7000)):
+        times = []
+        for i in range(runs + 1):
+            out = client.run(build(base + i))
+            if out.status != "success":
+                raise RuntimeError(f"consecutive {name} run {i} failed: {out.error}")
+            if i:
+                times.append(server_seconds(out))
+        medians[name] = statistics.median(times)
+    return {"consecutive_pack_median_s": round(medians["pack"], 3),
+            "consecutive_baseline_median_s": round(medians["baseline"], 3),
+            "consecutive_ratio": round(medians["pack"] / medians["baseline"], 4)}
+
+
+def _scheduled_pack(i):
+    return lora_txt2img(STYLE, schedule="0@0,1@1", seed=2000 + i, steps=STEPS, prefix="bench_lora")
+
+
+def _constant_baseline(i):
+    return lora_txt2img(STYLE, schedule="", seed=2000 + i, steps=STEPS, prefix="bench_lora")
+
+
+def _extra_scheduled(client, server):
+    out = _extra(client, server)
+    try:
+        out.update(_consecutive(client, _scheduled_pack, _constant_baseline))
+    except Exception as e:
+        out["consecutive_error"] = f"{type(e).__name__}: {e}"
+    return out
 
 
 def _extra(client, server):
     out = {"server_peak_rss_mb": _peak_rss_mb(server)}
     try:
-        out.update(_merge_costs())
+        out.update(_paths())
     except Exception as e:  # the pair's timing stands without the in-process figures
         out["merge_costs_error"] = f"{type(e).__name__}: {e}"
     return out
@@ -83,9 +100,7 @@ PAIRS = [
         id="lora_scheduled_vs_static",
         description=f"rank-16 attention+ff LoRA, strength ramp 0→1 changing every step ({STEPS} steps Euler a, "
                     "64×64) vs the same LoRA at constant strength",
-        pack=lambda i: lora_txt2img(STYLE, schedule="0@0,1@1", seed=2000 + i, steps=STEPS, prefix="bench_lora"),
-        baseline=lambda i: lora_txt2img(STYLE, schedule="", seed=2000 + i, steps=STEPS, prefix="bench_lora"),
-        runs=5, goal=1.03, extra=_extra,
+        pack=_scheduled_pack, baseline=_constant_baseline, runs=5, goal=1.03, extra=_extra_scheduled,
         pack_label="ForgelineLoraLoader schedule 0@0,1@1", baseline_label="ForgelineLoraLoader constant",
     ),
     WorkflowPair(

@@ -1,6 +1,7 @@
 """LoRA inside the host ComfyUI (0.3.75 or 0.33.0) on the SD1.5 stand-in: constant patches vs a float64
 re-derivation of each format's formula, also after the host's own adapter rebuild (0.33 ``prefetch_prepared_value``)
-and in fp16 (0.33's ``lora_compute_dtype``); scheduled strength through the host's weight wrappers: base weights
+and in fp16 (0.33's ``lora_compute_dtype``); scheduled strength on the activations (low-rank) and through the
+host's weight wrappers (dense): base weights
 bit-identical after every run (also when sampling raises and when the weights are read-only file-backed memory, as
 under dynamic VRAM), a 30-step ramp equal to from-pristine merges, a constant schedule equal to the static patch, and
 per-step weights equal to loractl's (lagged) values."""
@@ -15,6 +16,7 @@ import comfy.sd
 import comfy.utils
 
 from forgeline.host import lora_apply as ll
+from forgeline.host import lora_schedule
 from forgeline.host import sampling_hooks as sc
 
 FORMATS = ["kohya", "kohya_tucker", "diffusers", "diffusers_old", "peft", "peft_bare", "peft_base_model", "peft_dora",
@@ -156,18 +158,50 @@ def test_fp16_compute_dtype_rounds_once(sd15):
     assert ((out.double() - ref.half().double()).abs() <= ulp).all()
 
 
-def test_constant_schedule_equals_the_static_patch(sd15):
-    """A schedule of constant keyframes runs through the weight wrappers; it must give the image ComfyUI's own
-    static merge of the same LoRA gives (the wrappers are applied in the forward, and apply the right update)."""
+def _entries(m):
+    return m.model_options["transformer_options"][lora_schedule.SCHEDULES]
+
+
+@pytest.mark.parametrize("name,path", [("forgeline_sd15_style_r16", "activations"), ("forgeline_sd15_loha", "merge")])
+def test_constant_schedule_equals_the_static_patch(sd15, name, path):
+    """A schedule of constant keyframes must give the image ComfyUI's own static merge of the same LoRA gives. A
+    low-rank LoRA runs on the activations (forward hooks, no weight wrapper), a LoHa through the weight wrappers."""
     model, clip = sd15
-    m_sched, c = _scheduled(model, clip, "0.8@0,0.8@1")
-    assert m_sched.weight_wrapper_patches and not any(k.startswith("diffusion_model.") for k in m_sched.patches)
-    m_static, _, _ = ll.apply_loras(model, clip, [ll.LoraRequest("forgeline_sd15_style_r16", 0.8, 1.0)])
+    m_sched, c = _scheduled(model, clip, "0.8@0,0.8@1", name=name)
+    assert not any(k.startswith("diffusion_model.") for k in m_sched.patches)
+    (entry,) = _entries(m_sched)
+    if path == "activations":
+        assert entry.engine.layers and not m_sched.weight_wrapper_patches
+    else:
+        assert m_sched.weight_wrapper_patches and not entry.engine.layers
+    m_static, _, _ = ll.apply_loras(model, clip, [ll.LoraRequest(name, 0.8, 1.0)])
     a, b = _sample(m_sched, c, steps=4), _sample(m_static, c, steps=4)
     scale = b.abs().max().item()
     assert torch.allclose(a, b, rtol=1e-4, atol=1e-4 * scale)
     base = _sample(model, c, steps=4)
     assert not torch.allclose(a, base, atol=1e-3 * scale)      # the LoRA changes the image
+
+
+def test_scheduled_hooks_exist_only_during_a_run(sd15):
+    """The activation path registers its forward hooks for one sampler run and removes them after it, also when
+    the run raises; the model used without the LoRA is then the plain model."""
+    model, clip = sd15
+    m, c = _scheduled(model, clip)
+    (entry,) = _entries(m)
+    modules = [comfy.utils.get_attr(model.model, name) for name in entry.engine.layers]
+    seen = []
+    sc.on_call(m, "zz_count", lambda ctx, mo: seen.append(sum(len(mod._forward_hooks) for mod in modules)))
+    _sample(m, c, steps=3)
+    assert seen and all(n == len(modules) for n in seen)
+    assert all(not mod._forward_hooks for mod in modules)
+
+    def boom(ctx, mo):
+        raise RuntimeError("interrupted mid-run")
+
+    sc.on_call(m, "zz_boom", boom)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        _sample(m, c, steps=3)
+    assert all(not mod._forward_hooks for mod in modules)
 
 
 def test_weights_bit_identical_after_run_and_after_exception(sd15):
@@ -202,7 +236,8 @@ def test_read_only_file_backed_weights_are_never_written(sd15, tmp_path):
     model, clip = sd15
     m, c = _scheduled(model, clip)
     reference = _sample(m, c, steps=3)
-    keys = [k for k in m.weight_wrapper_patches]
+    keys = [k for e in _entries(m) for use in e.engine.uses for k in use.adapters] + list(m.weight_wrapper_patches)
+    assert keys
     originals = {k: comfy.utils.get_attr(model.model, k) for k in keys}
     maps = {}
     try:
@@ -227,11 +262,50 @@ def test_read_only_file_backed_weights_are_never_written(sd15, tmp_path):
 
 
 def test_30_step_ramp_equals_from_pristine_merges(sd15):
+    """Activation path: at every step of a 30-step exact ramp, the layer's output equals the float64 product of its
+    input with the from-pristine merge ``W0 + (i/29)·ΔW``."""
     model, clip = sd15
     key = "diffusion_model.input_blocks.1.1.transformer_blocks.0.attn1.to_q.weight"
     w0 = _weights(model)[key].clone()
     m, c = _scheduled(model, clip, "0@0,1@1", mode="exact")
     adapter = ll.load_for(ll.resolve_lora("forgeline_sd15_style_r16"), ll.model_targets(model, clip)).by_target[key][0]
+    delta = ref_update(adapter, w0.double())
+    module = comfy.utils.get_attr(model.model, key.rpartition(".")[0])
+    seen, step, handles = [], [None], []
+
+    def probe(mod, args, out):           # registered after Forgeline's hook: sees the output with the LoRA term
+        seen.append((step[0], args[0].detach().clone(), out.detach().clone()))
+
+    def on_call(ctx, mo):
+        step[0] = ctx.step
+        if not handles:
+            handles.append(module.register_forward_hook(probe))
+
+    sc.on_call(m, "zz_probe", on_call)
+    try:
+        _sample(m, c, steps=30, sampler="euler")
+    finally:
+        for h in handles:
+            h.remove()
+    assert sorted({s for s, _, _ in seen}) == list(range(30))
+    for i, x, y in seen:
+        ref = torch.nn.functional.linear(x.double(), w0.double() + (i / 29) * delta)   # exact: step i at i/(N-1)
+        assert torch.allclose(y.double(), ref, rtol=0, atol=2e-5 * ref.abs().max()), i
+    last = seen[-1]
+    assert not torch.allclose(last[2].double(), torch.nn.functional.linear(last[1].double(), w0.double()),
+                              rtol=0, atol=1e-3 * last[2].abs().max())          # the LoRA moved the output
+    assert torch.equal(_weights(model)[key], w0)
+
+
+def test_30_step_ramp_of_a_dense_lora_equals_from_pristine_merges(sd15):
+    """Merge path (LoHa has no low-rank form): the weight the wrapper hands the layer at step i equals
+    ``W0 + (i/29)·ΔW`` within 4 ulp."""
+    model, clip = sd15
+    name = "forgeline_sd15_loha"
+    m, c = _scheduled(model, clip, "0@0,1@1", mode="exact", name=name)
+    key = next(iter(m.weight_wrapper_patches))
+    w0 = _weights(model)[key].clone()
+    adapter = ll.load_for(ll.resolve_lora(name), ll.model_targets(model, clip)).by_target[key][0]
     delta = ref_update(adapter, w0.double())
     wrapper = m.weight_wrapper_patches[key][0]
     seen = []
@@ -240,7 +314,7 @@ def test_30_step_ramp_equals_from_pristine_merges(sd15):
     _sample(m, c, steps=30, sampler="euler")
     assert [s for s, _ in seen] == list(range(30))
     for i, live in seen:
-        ref = w0.double() + (i / 29) * delta           # exact mode: step i of 30 sits at i/(N-1)
+        ref = w0.double() + (i / 29) * delta
         assert torch.allclose(live.double(), ref, rtol=0, atol=4 * torch.finfo(torch.float32).eps * ref.abs().max())
     assert torch.equal(_weights(model)[key], w0)
 

@@ -206,3 +206,76 @@ def test_factors_are_built_once_per_adapter_and_stay_exact():
     eng.add(0, "A", {key: [other]}, _const(1.0))
     eng.build()
     assert eng.layers["m.lin"]["weight"][0].tensors[0] is not first[0]
+
+
+def _every_row(shapes):
+    return BatchedLora(1, shapes, compute_dtype=D, every_row=True)
+
+
+def test_every_row_mode_applies_to_any_row_count_at_the_steps_strength():
+    """Every-row mode (scheduled strength for a whole batch): each of any number of rows gets
+    ``W x + s(t)·(alpha/r)·up(down x)`` (linear, einsum reference) and a LoCon conv equals the merged-kernel conv,
+    with ``s(t)`` read from the exact-mode ramp table at the call's step."""
+    lin, conv, bias = "m.lin.weight", "m.conv.weight", "m.conv.bias"
+    g = torch.Generator().manual_seed(21)
+    w = torch.randn(5, 4, generator=g, dtype=D)
+    wc = torch.randn(3, 2, 3, 3, generator=g, dtype=D)
+    a = _lora(lin, 5, 4, rank=2, alpha=1.0, seed=22)
+    c = _lora(conv, 3, 2, rank=2, alpha=2.0, kernel=3, seed=23)
+    db = Adapter("m.conv", "diff", {"diff": torch.randn(3, generator=g, dtype=D)}, param="bias")
+    eng = _every_row({lin: (5, 4), conv: (3, 2, 3, 3), bias: (3,)})
+    ramp = parse_keyframes("0@0,1@1")
+    eng.add(0, "R", {lin: [a], conv: [c], bias: [db]}, _const(ramp), strength=0.8, mode="exact")
+    eng.begin_run(5)
+    for rows, step in ((6, 1), (3, 3), (2, 4)):
+        s = 0.8 * step / 4                       # exact mode: x = i / (steps - 1)
+        eng.begin_call(1, {"loractl": step, "exact": step})
+        x = torch.randn(rows, 7, 4, generator=g, dtype=D)
+        y = eng.apply("m.lin", x, torch.einsum("oi,nti->nto", w, x))
+        ref = torch.einsum("oi,nti->nto", w, x) + s * torch.einsum("or,ri,nti->nto", a.tensors["up"],
+                                                                    a.tensors["down"], x) * (1.0 / 2)
+        assert torch.allclose(y, ref, rtol=1e-12, atol=1e-12), (rows, step)
+        xc = torch.randn(rows, 2, 6, 6, generator=g, dtype=D)
+        yc = eng.apply("m.conv", xc, F.conv2d(xc, wc, None, 1, 1), padding=1)
+        delta = torch.einsum("or,rihw->oihw", c.tensors["up"][:, :, 0, 0], c.tensors["down"]) * (2.0 / 2)
+        refc = F.conv2d(xc, wc + s * delta, s * db.tensors["diff"], 1, 1)
+        assert torch.allclose(yc, refc, rtol=1e-11, atol=1e-11), (rows, step)
+        eng.end_call()
+    eng.begin_call(1, {"loractl": 0, "exact": 0})          # strength 0: the output is not touched
+    x = torch.randn(2, 7, 4, generator=g, dtype=D)
+    base = torch.einsum("oi,nti->nto", w, x)
+    assert torch.equal(eng.apply("m.lin", x, base.clone()), base)
+    with pytest.raises(ValueError, match="images must be 1"):
+        BatchedLora(2, {lin: (5, 4)}, every_row=True)
+
+
+def test_every_row_input_token_reuses_the_strength_one_term():
+    """With an input token (cross-attention K/V on an unchanged text conditioning) the strength-1 term is computed
+    once and scaled per step: results equal the reference at each strength; the token, not ``x``, decides reuse
+    (the caller's contract), a new token recomputes, and a new run forgets every kept term."""
+    key = "m.k.weight"
+    g = torch.Generator().manual_seed(31)
+    w = torch.randn(4, 6, generator=g, dtype=D)
+    a = _lora(key, 4, 6, rank=3, alpha=1.5, seed=32)
+    eng = _every_row({key: (4, 6)})
+    eng.add(0, "K", {key: [a]}, _const(parse_keyframes("0@0,1@1")), mode="exact")
+    eng.begin_run(3)
+    ctx = torch.randn(2, 5, 6, generator=g, dtype=D)
+
+    def ref(x, s):
+        return torch.einsum("oi,nti->nto", w, x) + s * 0.5 * torch.einsum("or,ri,nti->nto", a.tensors["up"],
+                                                                          a.tensors["down"], x)
+
+    for step in (1, 2):
+        eng.begin_call(1, {"loractl": step, "exact": step})
+        y = eng.apply("m.k", ctx, torch.einsum("oi,nti->nto", w, ctx), input_token=7)
+        assert torch.allclose(y, ref(ctx, step / 2), rtol=1e-12, atol=1e-12)
+    other = torch.randn(2, 5, 6, generator=g, dtype=D)
+    stale = eng.apply("m.k", other, torch.einsum("oi,nti->nto", w, other), input_token=7)
+    assert not torch.allclose(stale, ref(other, 1.0)), "same token: the kept term is reused"
+    fresh = eng.apply("m.k", other, torch.einsum("oi,nti->nto", w, other), input_token=8)
+    assert torch.allclose(fresh, ref(other, 1.0), rtol=1e-12, atol=1e-12)
+    eng.begin_run(3)
+    eng.begin_call(1, {"loractl": 2, "exact": 2})
+    again = eng.apply("m.k", ctx, torch.einsum("oi,nti->nto", w, ctx), input_token=8)
+    assert torch.allclose(again, ref(ctx, 1.0), rtol=1e-12, atol=1e-12)
