@@ -261,6 +261,29 @@ def test_read_only_file_backed_weights_are_never_written(sd15, tmp_path):
             comfy.utils.set_attr_param(model.model, key, w)
 
 
+def _layer_io_per_step(m, clip, module, steps):
+    """Sample ``m`` for ``steps`` Euler steps and return ``[(step, input, output)]`` (float64) of every forward of
+    ``module``: the probe hook is registered at the first model call, after Forgeline's own hooks, so the output
+    it sees includes the LoRA term."""
+    seen, step, handles = [], [None], []
+
+    def probe(mod, args, out):
+        seen.append((step[0], args[0].detach().double(), out.detach().double()))
+
+    def on_call(ctx, mo):
+        step[0] = ctx.step
+        if not handles:
+            handles.append(module.register_forward_hook(probe))
+
+    sc.on_call(m, "zz_probe", on_call)
+    try:
+        _sample(m, clip, steps=steps, sampler="euler")
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
 def test_30_step_ramp_equals_from_pristine_merges(sd15):
     """Activation path: at every step of a 30-step exact ramp, the layer's output equals the float64 product of its
     input with the from-pristine merge ``W0 + (i/29)·ΔW``."""
@@ -271,22 +294,7 @@ def test_30_step_ramp_equals_from_pristine_merges(sd15):
     adapter = ll.load_for(ll.resolve_lora("forgeline_sd15_style_r16"), ll.model_targets(model, clip)).by_target[key][0]
     delta = ref_update(adapter, w0.double())
     module = comfy.utils.get_attr(model.model, key.rpartition(".")[0])
-    seen, step, handles = [], [None], []
-
-    def probe(mod, args, out):           # registered after Forgeline's hook: sees the output with the LoRA term
-        seen.append((step[0], args[0].detach().clone(), out.detach().clone()))
-
-    def on_call(ctx, mo):
-        step[0] = ctx.step
-        if not handles:
-            handles.append(module.register_forward_hook(probe))
-
-    sc.on_call(m, "zz_probe", on_call)
-    try:
-        _sample(m, c, steps=30, sampler="euler")
-    finally:
-        for h in handles:
-            h.remove()
+    seen = _layer_io_per_step(m, c, module, 30)
     assert sorted({s for s, _, _ in seen}) == list(range(30))
     for i, x, y in seen:
         ref = torch.nn.functional.linear(x.double(), w0.double() + (i / 29) * delta)   # exact: step i at i/(N-1)
@@ -295,6 +303,34 @@ def test_30_step_ramp_equals_from_pristine_merges(sd15):
     assert not torch.allclose(last[2].double(), torch.nn.functional.linear(last[1].double(), w0.double()),
                               rtol=0, atol=1e-3 * last[2].abs().max())          # the LoRA moved the output
     assert torch.equal(_weights(model)[key], w0)
+
+
+def test_stacked_scheduled_loras_each_follow_their_own_ramp(sd15):
+    """Two scheduled LoRAs stacked (the second loader on the first one's model): each entry has its own engine, the
+    first clone keeps only its own LoRA, and on a layer both patch the output at step i equals the float64 product
+    with ``W0 + (i/7)·ΔW_a + (1 − i/7)·ΔW_b``."""
+    model, clip = sd15
+    first, _, _ = ll.apply_loras(model, None, [ll.LoraRequest("forgeline_sd15_style_r16", 1.0, 0.0, "0@0,1@1", "",
+                                                              "exact")])
+    both, _, _ = ll.apply_loras(first, None, [ll.LoraRequest("forgeline_sd15_lcm_lora", 1.0, 0.0, "1@0,0@1", "",
+                                                             "exact")])
+    assert len(_entries(first)) == 1 and len(_entries(both)) == 2
+    a_keys = {k for u in _entries(both)[0].engine.uses for k in u.adapters}
+    b_keys = {k for u in _entries(both)[1].engine.uses for k in u.adapters}
+    key = sorted(k for k in a_keys & b_keys if k.endswith(".weight") and ".attn" in k)[0]
+    targets = ll.model_targets(model, None)
+    da = ref_update(ll.load_for(ll.resolve_lora("forgeline_sd15_style_r16"), targets).by_target[key][0],
+                    _weights(model)[key].double())
+    db = ref_update(ll.load_for(ll.resolve_lora("forgeline_sd15_lcm_lora"), targets).by_target[key][0],
+                    _weights(model)[key].double())
+    w0 = _weights(model)[key].double()
+    module = comfy.utils.get_attr(model.model, key.rpartition(".")[0])
+    seen = _layer_io_per_step(both, clip, module, 8)
+    assert sorted({s for s, _, _ in seen}) == list(range(8))
+    bias = module.bias.detach().double() if module.bias is not None else None
+    for i, x, y in seen:
+        ref = torch.nn.functional.linear(x, w0 + (i / 7) * da + (1 - i / 7) * db, bias)
+        assert torch.allclose(y, ref, rtol=0, atol=2e-5 * ref.abs().max()), i
 
 
 def test_30_step_ramp_of_a_dense_lora_equals_from_pristine_merges(sd15):
