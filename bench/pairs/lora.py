@@ -50,7 +50,7 @@ def _paths():
             "constant_patched_keys": len(ll.apply_loras(model, None, [ll.LoraRequest(STYLE)])[0].patches)}
 
 
-def _consecutive(client, pack, baseline, runs=4):
+def _consecutive(client, pack, baseline, runs=6):
     """Each side queued ``runs`` times in a row after one untimed job of its own (the pair alternates sides, so
     there ComfyUI re-patches the constant LoRA before every baseline job; here it stays patched, as when a user
     queues one workflow again and again): server-side medians and their ratio."""
