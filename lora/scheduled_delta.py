@@ -2,23 +2,22 @@
 hands over, never written back (pure torch; the ComfyUI side is ``host/lora_schedule.py``, which routes the dense
 formats here and runs low-rank LoRA/LoCon on the activations with ``lora.batched.BatchedLora`` instead).
 
-Rule: for one weight key with scheduled LoRAs ``i`` (strength table ``s_i`` per step, block weight ``b_i``):
+Rule: for one weight key with scheduled LoRAs ``i`` (strength ``s_i`` this step, block weight ``b_i``):
 
-    W_run = round( W + Up_cat · diag(e) · Down_cat + Σ_dense e_j · ΔW_j )      e = s_i · b_i · alpha_i / r_i
+    W_run = round( W + Σ_i s_i · b_i · U_i )
 
-with the low-rank factors of all scheduled LoRAs concatenated (one ``addmm`` per layer, rank Σ r), dense updates
-(LoHa, LoKr, (IA)³, full ``diff``, DoRA as ``W_dora − W``, AUTOMATIC1111/stable-diffusion-webui
-``extensions-builtin/Lora/network_*.py``) computed once from the first weight seen, the sum formed in fp32 and rounded
-once to the weight's dtype. ``W`` is whatever the host computes the layer with (its own constant patches already
-applied; under ComfyUI's dynamic VRAM a cast copy of a read-only file-backed tensor), so nothing the host owns is
-ever modified — the reason for this design (ComfyUI 0.33 ``comfy/ops.py`` ``cast_bias_weight`` applies
+with ``U_i`` the strength-1 update of each adapter (LoHa, LoKr, (IA)³, full ``diff``, DoRA as ``W_dora − W``, and
+plain LoRA as ``up·down·alpha/r`` when one reaches here; AUTOMATIC1111/stable-diffusion-webui
+``extensions-builtin/Lora/network_*.py``, ``lora.delta.adapter_update``) computed once from the first weight seen, the
+sum formed in fp32 and rounded once to the weight's dtype. ``W`` is whatever the host computes the layer with (its
+own constant patches already applied; under ComfyUI's dynamic VRAM a cast copy of a read-only file-backed tensor), so
+nothing the host owns is ever modified (ComfyUI 0.33 ``comfy/ops.py`` ``cast_bias_weight`` applies
 ``weight_function`` entries to the cast weight on both the classic and the dynamic path).
 
-Cost: one ``addmm`` per layer when the strengths change (what re-merging from pristine costs), done in place on a
-scratch copy the host hands over (``merged(..., owned=True)``; ComfyUI's classic cast path makes a fresh copy for
-every forward of a module with a weight function, so there every forward merges, in one pass). Where the same tensor
-comes back (same object, same version counter: the dynamic-VRAM resident weight) with unchanged strengths, the
-merged weight is reused at the cost of a lookup.
+Cost: one pass over the weight per update when the strengths change, done in place on a scratch copy the host hands
+over (``merged(..., owned=True)``; ComfyUI's classic cast path makes a fresh copy for every forward of a module with a
+weight function). Where the same tensor comes back (same object, same version counter: the dynamic-VRAM resident
+weight) with unchanged strengths, the merged weight is reused at the cost of a lookup.
 """
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ import weakref
 
 import torch
 
-from .delta import adapter_update, lora_factors
+from .delta import adapter_update
 
 
 def _version(tensor):
@@ -45,10 +44,8 @@ class ScheduledLayer:
     def __init__(self, key, shape):
         self.key, self.shape = key, tuple(shape)
         self.out_features = self.shape[0]
-        self.low_rank = []      # (name, up [out, r], down [r, in], scale·block)
-        self.dense = []         # (name, adapter, block)
-        self._dense_deltas = None
-        self.up_cat = self.down_cat = self.col_scale = self.col_owner = None
+        self.updates = []       # (name, adapter, block)
+        self._deltas = None     # strength-1 updates U_i, fp32, [out, -1], from the first weight seen
         self.names = []
         self._cache = None      # (weakref to weight, version, effective, merged)
         self.merges = 0
@@ -57,28 +54,14 @@ class ScheduledLayer:
         """Register ``adapter`` (a ``lora.formats`` Adapter) for LoRA ``name`` with block weight ``ratio``."""
         if name not in self.names:
             self.names.append(name)
-        if adapter.kind == "lora" and adapter.dora_scale is None:
-            up, down = lora_factors(adapter, self.shape, dtype=torch.float32)
-            self.low_rank.append((name, up, down.reshape(down.shape[0], -1), float(ratio)))
-        else:
-            self.dense.append((name, adapter, float(ratio)))
-        self.up_cat = None
-
-    def _build(self, device):
-        if self.low_rank and (self.up_cat is None or self.up_cat.device != device):
-            self.up_cat = torch.cat([up for _, up, _, _ in self.low_rank], dim=1).to(device)
-            self.down_cat = torch.cat([down for _, _, down, _ in self.low_rank], dim=0).to(device)
-            self.col_scale = torch.cat([torch.full((up.shape[1],), s) for _, up, _, s in self.low_rank]).to(device)
-            self.col_owner = torch.cat([torch.full((up.shape[1],), self.names.index(n), dtype=torch.long)
-                                        for n, up, _, _ in self.low_rank]).to(device)
+        self.updates.append((name, adapter, float(ratio)))
+        self._deltas = None
 
     def move_to(self, device):
-        """Move the factors to ``device``; returns the bytes they take (ComfyUI's ``weight_function.move_to``)."""
-        self._build(torch.device(device))
-        if self._dense_deltas is not None:
-            self._dense_deltas = [d.to(device) for d in self._dense_deltas]
-        tensors = [t for t in (self.up_cat, self.down_cat) if t is not None] + list(self._dense_deltas or [])
-        return sum(t.numel() * t.element_size() for t in tensors)
+        """Move the updates to ``device``; returns the bytes they take (ComfyUI's ``weight_function.move_to``)."""
+        if self._deltas is not None:
+            self._deltas = [d.to(device) for d in self._deltas]
+        return sum(d.numel() * d.element_size() for d in self._deltas or [])
 
     def effective(self, scales):
         """The per-LoRA strengths this layer sees (a LoRA with block weight 0 here never changes it)."""
@@ -106,17 +89,12 @@ class ScheduledLayer:
 
     def _compute(self, weight, effective, owned=False):
         w = weight.to(torch.float32)
-        if self.dense and (self._dense_deltas is None or self._dense_deltas[0].device != w.device):
-            self._dense_deltas = [adapter_update(a, w, dtype=torch.float32).reshape(self.out_features, -1)
-                                  for _, a, _ in self.dense]        # from W, before any in-place update
+        if self._deltas is None or self._deltas[0].device != w.device:
+            self._deltas = [adapter_update(a, w, dtype=torch.float32).reshape(self.out_features, -1)
+                            for _, a, _ in self.updates]        # from W, before any in-place update
         in_place = (owned or w is not weight) and w.is_contiguous()     # a dtype conversion is a fresh tensor too
         acc = w.view(self.out_features, -1) if in_place else w.reshape(self.out_features, -1).clone()
-        strengths = torch.tensor(effective, dtype=torch.float32, device=w.device)
-        if self.low_rank:
-            self._build(w.device)
-            acc.addmm_(self.up_cat * (self.col_scale * strengths[self.col_owner]), self.down_cat)
-        if self.dense:
-            for (name, _, block), delta in zip(self.dense, self._dense_deltas):
-                acc.add_(delta, alpha=block * effective[self.names.index(name)])
+        for (name, _, block), delta in zip(self.updates, self._deltas):
+            acc.add_(delta, alpha=block * effective[self.names.index(name)])
         self.merges += 1
         return acc.reshape(self.shape).to(weight.dtype)
