@@ -119,6 +119,14 @@ SWAP = ["a cat <lora:forgeline_sd15_style_r16:1>",        # attention + ff + tex
         "a cat <lora:forgeline_sd15_lcm_lora:0.8>"]       # every conv + linear, no text-encoder keys
 
 
+def _same_bits(a, b):
+    """Bit-identical, NaN included: ComfyUI leaves parameters a checkpoint lacks uninitialised (SD1's
+    ``clip_l.transformer.text_projection.weight``, ``comfy.ops`` skips init), and such memory can hold NaNs, which
+    ``torch.equal`` never calls equal."""
+    return a.shape == b.shape and a.dtype == b.dtype and torch.equal(
+        a.detach().contiguous().reshape(-1).view(torch.uint8), b.detach().contiguous().reshape(-1).view(torch.uint8))
+
+
 def test_lora_swaps_between_jobs_patch_nothing_and_equal_fresh_runs(sd15, monkeypatch):
     """Four queued jobs A, B, A, B through Batch prompts (one line each): no weight of the UNet or the CLIP is
     written by the swaps back (A's and B's prompts come from the encode cache, the UNet LoRA runs on the
@@ -167,7 +175,8 @@ def test_lora_swaps_between_jobs_patch_nothing_and_equal_fresh_runs(sd15, monkey
     after = model.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before), "base UNet weights must be bit-identical"
     after_clip = clip.patcher.model.state_dict()
-    assert all(torch.equal(before_clip[k], after_clip[k]) for k in before_clip), "base CLIP weights changed"
+    changed = [k for k in before_clip if not _same_bits(before_clip[k], after_clip[k])]
+    assert not changed, f"base CLIP weights changed: {changed[:3]}"
     refs = [_single(model, clip, line, SEED) for line in SWAP]
     for j, image in enumerate(images):
         ref = refs[j % 2]
