@@ -25,6 +25,7 @@ import comfy.utils
 from ..lora.batched import BatchedLora, row_images
 
 from . import lora_apply, sampling_hooks
+from .activation_hooks import layer_hook
 
 KEY = "forgeline_batched_lora"
 WRAPPER_KEY = "forgeline.batched_lora"
@@ -92,16 +93,6 @@ def handle_of(model_patcher):
     return model_patcher.model_options.get("transformer_options", {}).get(KEY)
 
 
-def _hook_for(engine, name):
-    def hook(module, args, output):
-        if engine._call is None or not args:
-            return output
-        return engine.apply(name, args[0], output, stride=getattr(module, "stride", 1),
-                            padding=getattr(module, "padding", 0), dilation=getattr(module, "dilation", 1),
-                            groups=getattr(module, "groups", 1))
-    return hook
-
-
 def _outer_sample(executor, noise, latent_image, sampler, sigmas, *args, **kwargs):
     guider = executor.class_obj
     topts = guider.model_options.get("transformer_options", {})
@@ -117,8 +108,10 @@ def _outer_sample(executor, noise, latent_image, sampler, sigmas, *args, **kwarg
     pass_ = "hires" if (topts.get(PASS_KEY) or {}).get("pass") == "hires" else "first"
     engine.begin_run(steps, pass_)
     base = guider.model_patcher.model
-    handles = [comfy.utils.get_attr(base, name).register_forward_hook(_hook_for(engine, name))
-               for name in engine.layers]
+    handles = []
+    for name in engine.layers:
+        module = comfy.utils.get_attr(base, name)
+        handles.append(module.register_forward_hook(layer_hook(module, name, [engine])))
     handle.active = True
     handle.runs += 1
     try:

@@ -37,13 +37,14 @@ import uuid
 import weakref
 
 import comfy.patcher_extension as pe
-import torch
 import comfy.utils
+import torch
 
 from ..lora.batched import BatchedLora, step_table, table_value
 from ..lora.requests import step0_weight
 from ..lora.scheduled_delta import ScheduledLayer
 from . import sampling_hooks
+from .activation_hooks import layer_hook
 
 SCHEDULES = "forgeline_lora_schedules"
 WRAPPER_KEY = "forgeline.lora_schedule"
@@ -199,20 +200,6 @@ class TextContext:
         return self.token if x is self.tensor and x is not None else None
 
 
-def _hook_for(engines, name, context):
-    def hook(module, args, output):
-        if not args:
-            return output
-        token = context.token_for(args[0])
-        for engine in engines:
-            if engine._call is not None:
-                output = engine.apply(name, args[0], output, stride=getattr(module, "stride", 1),
-                                      padding=getattr(module, "padding", 0), dilation=getattr(module, "dilation", 1),
-                                      groups=getattr(module, "groups", 1), input_token=token)
-        return output
-    return hook
-
-
 def install_hooks(unet, entries):
     """One forward hook per hooked module of ``unet`` (the run's ``BaseModel``) applying every entry's engine, and
     the ``TextContext`` pre-hook on its ``diffusion_model``; returns the torch hook handles (remove them after the
@@ -225,8 +212,9 @@ def install_hooks(unet, entries):
         return []
     context = TextContext()
     handles = [unet.diffusion_model.register_forward_pre_hook(context.pre_hook, with_kwargs=True)]
-    handles += [comfy.utils.get_attr(unet, name).register_forward_hook(_hook_for(engines, name, context))
-                for name, engines in per_module.items()]
+    for name, engines in per_module.items():
+        module = comfy.utils.get_attr(unet, name)
+        handles.append(module.register_forward_hook(layer_hook(module, name, engines, context.token_for)))
     return handles
 
 
